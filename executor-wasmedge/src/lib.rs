@@ -1,0 +1,1 @@
+//! The wasmedge engine for hako (placeholder until the engine lands).

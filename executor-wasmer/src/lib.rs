@@ -1,0 +1,1 @@
+//! The wasmer engine for hako (placeholder until the engine lands).

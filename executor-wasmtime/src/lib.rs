@@ -1,0 +1,1 @@
+//! The wasmtime engine for hako (placeholder until the engine lands).

@@ -1,0 +1,278 @@
+//! The contract between the chain and a WebAssembly engine.
+//!
+//! [`WasmExecutor`] does everything the three engines share — choosing
+//! whether a workload is theirs, reading the module, turning `.wat` into a
+//! binary, building the WASI configuration from the spec, and stopping the
+//! guest on SIGTERM/SIGINT/SIGHUP — so that each engine crate only compiles
+//! and runs. This is also why all engines behave the same from the guest's
+//! point of view.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use crate::detect::{Format, Target};
+use crate::entrypoint::Entrypoint;
+use crate::error::ExecutorError;
+use crate::executor::{Executor, Prepared};
+use crate::signals;
+use crate::workload::{EngineKind, Workload};
+
+/// Annotation naming the TCP port a `wasi:http/incoming-handler` component
+/// is served on, inside the container's network namespace.
+pub const ANNOTATION_HTTP_PORT: &str = "io.hako.wasi-http.port";
+/// Port used when [`ANNOTATION_HTTP_PORT`] is absent (as `wasmtime serve`).
+pub const DEFAULT_HTTP_PORT: u16 = 8080;
+
+/// A module ready for an engine to compile: always binary.
+#[derive(Clone, Debug)]
+pub struct WasmModule {
+    /// Its path inside the container, for messages.
+    pub path: PathBuf,
+    /// The binary module or component (`.wat` already converted).
+    pub bytes: Vec<u8>,
+    /// Whether it is a component rather than a core module.
+    pub component: bool,
+}
+
+/// A directory the guest sees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Preopen {
+    /// The directory this process opens.
+    pub host: PathBuf,
+    /// The name the guest sees (`/` or `.`).
+    pub guest: String,
+    /// Whether the guest may only read.
+    pub readonly: bool,
+}
+
+/// The WASI view of the container, identical for every engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WasiConfig {
+    /// `process.args`; `args[0]` is the entrypoint as written.
+    pub args: Vec<String>,
+    /// Exactly `process.env`, never the runtime's environment.
+    pub env: Vec<(String, String)>,
+    /// The container's `/` as `/`, and `process.cwd` as `.`, so that
+    /// relative paths in the guest resolve against the working directory.
+    pub preopens: Vec<Preopen>,
+    /// Where a wasi-http component listens.
+    pub http_addr: SocketAddr,
+}
+
+impl WasiConfig {
+    /// Builds the WASI configuration of a workload.
+    pub fn for_workload(workload: &Workload) -> Result<Self, ExecutorError> {
+        let readonly = workload.root_readonly;
+        let preopens = vec![
+            Preopen {
+                host: workload.root.clone(),
+                guest: "/".into(),
+                readonly,
+            },
+            Preopen {
+                host: workload.host_path(&workload.cwd),
+                guest: ".".into(),
+                readonly,
+            },
+        ];
+        let port = match workload.annotations.get(ANNOTATION_HTTP_PORT) {
+            None => DEFAULT_HTTP_PORT,
+            Some(v) => v.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+                ExecutorError::BadAnnotation {
+                    annotation: ANNOTATION_HTTP_PORT.into(),
+                    value: v.clone(),
+                    reason: "not a tcp port (1-65535)".into(),
+                }
+            })?,
+        };
+        Ok(WasiConfig {
+            args: workload.args.clone(),
+            env: workload.env_pairs(),
+            preopens,
+            http_addr: SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
+        })
+    }
+}
+
+/// One WebAssembly engine.
+///
+/// An engine is created for every container init but must do nothing
+/// until [`WasmEngine::prepare`]: native containers never touch it.
+pub trait WasmEngine {
+    /// Which engine this is.
+    fn kind(&self) -> EngineKind;
+
+    /// Compiles the module and links WASI, so that every error a module
+    /// can have surfaces now, at `create`. The result runs the guest.
+    ///
+    /// An engine that cannot run components returns
+    /// [`ExecutorError::ComponentUnsupported`] for one.
+    fn prepare(
+        &self,
+        module: WasmModule,
+        wasi: WasiConfig,
+    ) -> Result<Box<dyn Prepared>, ExecutorError>;
+}
+
+/// Adapts a [`WasmEngine`] to the [`Executor`] chain.
+pub struct WasmExecutor<E> {
+    engine: E,
+}
+
+impl<E: WasmEngine> WasmExecutor<E> {
+    /// Wraps an engine.
+    pub fn new(engine: E) -> Self {
+        WasmExecutor { engine }
+    }
+}
+
+impl<E: WasmEngine> Executor for WasmExecutor<E> {
+    fn name(&self) -> &'static str {
+        self.engine.kind().name()
+    }
+
+    fn engine(&self) -> Option<EngineKind> {
+        Some(self.engine.kind())
+    }
+
+    fn prepare(
+        &self,
+        workload: &Workload,
+        target: &Target,
+    ) -> Result<Option<Box<dyn Prepared>>, ExecutorError> {
+        let Target::Wasm {
+            engine,
+            entrypoint,
+            format,
+        } = target
+        else {
+            return Ok(None);
+        };
+        if *engine != self.engine.kind() {
+            return Ok(None);
+        }
+        let module = load_module(entrypoint, *format)?;
+        let wasi = WasiConfig::for_workload(workload)?;
+        let inner = self.engine.prepare(module, wasi)?;
+        Ok(Some(Box::new(StopOnSignal(inner))))
+    }
+}
+
+/// Reads a module and converts `.wat` text to binary.
+pub fn load_module(entrypoint: &Entrypoint, format: Format) -> Result<WasmModule, ExecutorError> {
+    let path = entrypoint.guest.clone();
+    let raw = std::fs::read(&entrypoint.host).map_err(|source| ExecutorError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let bytes = match format {
+        Format::Text => wat::parse_bytes(&raw)
+            .map_err(|e| ExecutorError::InvalidText {
+                path: path.clone(),
+                message: ExecutorError::one_line(&e),
+            })?
+            .into_owned(),
+        _ => raw,
+    };
+    let component = wasmparser::Parser::is_component(&bytes);
+    Ok(WasmModule {
+        path,
+        bytes,
+        component,
+    })
+}
+
+/// Installs the stop handlers right before the guest runs.
+struct StopOnSignal(Box<dyn Prepared>);
+
+impl Prepared for StopOnSignal {
+    fn run(self: Box<Self>) -> Result<i32, ExecutorError> {
+        signals::install_stop_handlers();
+        self.0.run()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::RuntimeOptions;
+    use std::collections::BTreeMap;
+
+    fn workload(annotations: &[(&str, &str)]) -> Workload {
+        Workload {
+            args: vec!["app.wasm".into(), "a b".into()],
+            env: vec!["A=1".into(), "B=x=y".into()],
+            cwd: "/data".into(),
+            annotations: annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+            root: "/".into(),
+            root_readonly: true,
+            options: RuntimeOptions::default(),
+        }
+    }
+
+    #[test]
+    fn wasi_config_mirrors_the_spec() {
+        let c = WasiConfig::for_workload(&workload(&[])).unwrap();
+        assert_eq!(c.args, vec!["app.wasm", "a b"]);
+        assert_eq!(
+            c.env,
+            vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
+        assert_eq!(
+            c.preopens[0],
+            Preopen {
+                host: "/".into(),
+                guest: "/".into(),
+                readonly: true
+            }
+        );
+        assert_eq!(
+            c.preopens[1],
+            Preopen {
+                host: "/data".into(),
+                guest: ".".into(),
+                readonly: true
+            }
+        );
+        assert_eq!(c.http_addr.port(), DEFAULT_HTTP_PORT);
+    }
+
+    #[test]
+    fn http_port_annotation() {
+        let c = WasiConfig::for_workload(&workload(&[(ANNOTATION_HTTP_PORT, "9000")])).unwrap();
+        assert_eq!(c.http_addr.port(), 9000);
+        for bad in ["0", "70000", "http"] {
+            let err =
+                WasiConfig::for_workload(&workload(&[(ANNOTATION_HTTP_PORT, bad)])).unwrap_err();
+            assert!(err.to_string().contains(ANNOTATION_HTTP_PORT), "{err}");
+        }
+    }
+
+    #[test]
+    fn wat_is_converted_and_components_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let wat = dir.path().join("m.wat");
+        std::fs::write(&wat, "(module (func (export \"_start\")))").unwrap();
+        let e = Entrypoint {
+            written: "m.wat".into(),
+            guest: "/m.wat".into(),
+            host: wat.clone(),
+        };
+        let m = load_module(&e, Format::Text).unwrap();
+        assert!(m.bytes.starts_with(crate::detect::WASM_MAGIC));
+        assert!(!m.component);
+
+        std::fs::write(&wat, "(component)").unwrap();
+        assert!(load_module(&e, Format::Text).unwrap().component);
+
+        std::fs::write(&wat, "(module (func $broken").unwrap();
+        let err = load_module(&e, Format::Text).unwrap_err();
+        assert!(
+            err.to_string().starts_with("/m.wat: invalid wasm text"),
+            "{err}"
+        );
+    }
+}
