@@ -1,0 +1,88 @@
+//! Freezing a container's cgroup (`pause` / `resume`).
+
+use std::path::Path;
+
+use super::hierarchy::Version;
+use super::set::CgroupSet;
+
+/// Whether the container's cgroup is frozen (v1 `freezer.state` FROZEN or
+/// FREEZING, v2 `cgroup.freeze` 1).
+pub fn is_frozen(set: &CgroupSet) -> bool {
+    for dir in &set.dirs {
+        match dir.version {
+            Version::V1 if dir.controllers.iter().any(|c| c == "freezer") => {
+                return read(&dir.path.join("freezer.state"))
+                    .is_some_and(|s| s == "FROZEN" || s == "FREEZING");
+            }
+            Version::V2 if dir.path.join("cgroup.freeze").exists() && !set.has_v1("freezer") => {
+                return read(&dir.path.join("cgroup.freeze")).is_some_and(|s| s == "1");
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+fn read(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// The file and values that freeze a cgroup on its version.
+fn control(set: &CgroupSet) -> Option<(std::path::PathBuf, &'static str, &'static str)> {
+    if let Some(dir) = set
+        .dirs
+        .iter()
+        .find(|d| d.version == Version::V1 && d.controllers.iter().any(|c| c == "freezer"))
+    {
+        return Some((dir.path.join("freezer.state"), "FROZEN", "THAWED"));
+    }
+    set.dirs
+        .iter()
+        .find(|d| d.version == Version::V2)
+        .map(|d| (d.path.join("cgroup.freeze"), "1", "0"))
+}
+
+/// Freezes every process of the container and waits until it is frozen.
+pub fn freeze(set: &CgroupSet) -> crate::error::Result<()> {
+    use crate::error::Context;
+    let (file, frozen, _) = control(set)
+        .ok_or_else(|| crate::error::Error::invalid("the container has no freezer cgroup"))?;
+    std::fs::write(&file, frozen).ctx(|| format!("writing {}", file.display()))?;
+    // v1 passes through FREEZING; wait for the kernel to finish.
+    for _ in 0..1000 {
+        if is_frozen_settled(set) {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Err(crate::error::Error::invalid(format!(
+        "{} did not reach {frozen}",
+        file.display()
+    )))
+}
+
+fn is_frozen_settled(set: &CgroupSet) -> bool {
+    match control(set) {
+        Some((file, frozen, _)) if file.ends_with("freezer.state") => {
+            read(&file).is_some_and(|s| s == frozen)
+        }
+        Some((file, _, _)) => read(&file.with_file_name("cgroup.events"))
+            .is_some_and(|e| e.lines().any(|l| l == "frozen 1")),
+        None => false,
+    }
+}
+
+/// Thaws the container's processes. Missing freezer files are not an
+/// error (nothing can be frozen then).
+pub fn thaw(set: &CgroupSet) -> crate::error::Result<()> {
+    use crate::error::Context;
+    let Some((file, _, thawed)) = control(set) else {
+        return Ok(());
+    };
+    if !file.exists() {
+        return Ok(());
+    }
+    std::fs::write(&file, thawed).ctx(|| format!("writing {}", file.display()))
+}

@@ -1,0 +1,15 @@
+//! cgroup placement: discovering the mounted hierarchies (v1, v2 or both),
+//! resolving `linux.cgroupsPath` in each, and creating, joining, listing
+//! and removing the container's cgroup.
+//!
+//! Resource limits, freezing and statistics build on [`CgroupSet`], which
+//! holds one directory per hierarchy and knows each one's version.
+
+pub mod freezer;
+pub mod hierarchy;
+pub mod path;
+pub mod set;
+
+pub use hierarchy::{Hierarchy, Layout, Version};
+pub use path::CgroupsPath;
+pub use set::{CgroupDir, CgroupSet};

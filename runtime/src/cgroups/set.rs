@@ -1,0 +1,334 @@
+//! The container's cgroup: one directory in every hierarchy.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::hierarchy::{self, Hierarchy, Layout, Version};
+use super::path::{self, CgroupsPath};
+use crate::error::{Context, Error, Result};
+
+/// The container's directory in one hierarchy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupDir {
+    /// Hierarchy version.
+    pub version: Version,
+    /// v1 controllers of the hierarchy; empty for v2.
+    pub controllers: Vec<String>,
+    /// The hierarchy's mount point.
+    pub mount_point: PathBuf,
+    /// The container's directory.
+    pub path: PathBuf,
+}
+
+impl CgroupDir {
+    /// The directory name used inside the container's `/sys/fs/cgroup`.
+    pub fn name(&self) -> String {
+        self.mount_point
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The container's path relative to the hierarchy's mount point.
+    pub fn relative(&self) -> &Path {
+        self.path
+            .strip_prefix(&self.mount_point)
+            .unwrap_or(&self.path)
+    }
+}
+
+/// The container's cgroup across every mounted hierarchy.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupSet {
+    /// One entry per hierarchy, in mount order.
+    pub dirs: Vec<CgroupDir>,
+}
+
+impl CgroupSet {
+    /// Resolves a cgroups path against hierarchies and hako's own cgroups.
+    pub fn resolve(
+        hierarchies: &[Hierarchy],
+        own: &[path::ProcCgroup],
+        path: &CgroupsPath,
+    ) -> Self {
+        let dirs = hierarchies
+            .iter()
+            .map(|h| CgroupDir {
+                version: h.version,
+                controllers: h.controllers.clone(),
+                mount_point: h.mount_point.clone(),
+                path: path.dir_in(h, path::own_path(own, h)),
+            })
+            .collect();
+        CgroupSet { dirs }
+    }
+
+    /// Resolves the spec's cgroups path on this host.
+    pub fn for_container(spec_path: Option<&Path>, id: &str, systemd: bool) -> Result<Self> {
+        let path = if systemd {
+            if !Path::new("/run/systemd/system").exists() {
+                return Err(Error::invalid(
+                    "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); drop the flag to use cgroupfs",
+                ));
+            }
+            CgroupsPath::from_systemd(spec_path, id)
+        } else {
+            CgroupsPath::from_spec(spec_path, id)
+        }
+        .map_err(Error::invalid)?;
+        let mounts = crate::mountinfo::read_self().ctx(|| "reading /proc/self/mountinfo".into())?;
+        let hierarchies = hierarchy::discover(&mounts);
+        let own = std::fs::read_to_string("/proc/self/cgroup")
+            .ctx(|| "reading /proc/self/cgroup".into())?;
+        Ok(Self::resolve(
+            &hierarchies,
+            &path::parse_proc_cgroup(&own),
+            &path,
+        ))
+    }
+
+    /// The host layout these directories come from.
+    pub fn layout(&self) -> Option<Layout> {
+        let v1 = self.dirs.iter().any(|d| d.version == Version::V1);
+        let v2 = self.dirs.iter().any(|d| d.version == Version::V2);
+        match (v1, v2) {
+            (true, true) => Some(Layout::Hybrid),
+            (true, false) => Some(Layout::Legacy),
+            (false, true) => Some(Layout::Unified),
+            (false, false) => None,
+        }
+    }
+
+    /// Creates the directories. With `best_effort` (rootless), hierarchies
+    /// that are not delegated to the caller are dropped from the set
+    /// instead of failing; otherwise a failure removes what was created.
+    pub fn create(&mut self, best_effort: bool) -> Result<()> {
+        let mut kept = Vec::new();
+        for dir in std::mem::take(&mut self.dirs) {
+            match create_dir(&dir) {
+                Ok(()) => kept.push(dir),
+                Err(err) if best_effort => {
+                    tracing::debug!(path = %dir.path.display(), %err, "cgroup not delegated, skipped");
+                }
+                Err(err) => {
+                    let failed = CgroupSet { dirs: kept };
+                    let _ = failed.remove();
+                    return Err(err).ctx(|| format!("creating cgroup {}", dir.path.display()));
+                }
+            }
+        }
+        self.dirs = kept;
+        Ok(())
+    }
+
+    /// Moves a process into every directory.
+    pub fn join(&self, pid: i32) -> Result<()> {
+        for dir in &self.dirs {
+            let procs = dir.path.join("cgroup.procs");
+            std::fs::write(&procs, pid.to_string())
+                .ctx(|| format!("joining cgroup {}", procs.display()))?;
+        }
+        Ok(())
+    }
+
+    /// The processes in the container's cgroup, sub-cgroups included.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        // Every hierarchy tracks every process; v2 (or pids, freezer) is
+        // the one that always exists, but any will do.
+        let dir = self
+            .dirs
+            .iter()
+            .find(|d| d.version == Version::V2)
+            .or_else(|| self.dirs.first())
+            .ok_or_else(|| Error::invalid("the container has no cgroup"))?;
+        let mut pids = Vec::new();
+        collect_pids(&dir.path, &mut pids)?;
+        pids.sort_unstable();
+        pids.dedup();
+        Ok(pids)
+    }
+
+    /// Removes the directories (and any sub-cgroups the container made),
+    /// retrying briefly while the last processes exit.
+    pub fn remove(&self) -> Result<()> {
+        let mut first_err = None;
+        for dir in &self.dirs {
+            if let Err(e) = remove_tree(&dir.path) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Whether a v1 hierarchy with this controller is part of the set.
+    pub fn has_v1(&self, controller: &str) -> bool {
+        self.dirs
+            .iter()
+            .any(|d| d.version == Version::V1 && d.controllers.iter().any(|c| c == controller))
+    }
+
+    /// Whether any directory still exists.
+    pub fn exists(&self) -> bool {
+        self.dirs.iter().any(|d| d.path.exists())
+    }
+}
+
+/// mkdir -p of one cgroup directory. A new v1 cpuset cgroup starts with
+/// no cpus and mems, and joining it fails (ENOSPC) until they are set:
+/// each new level inherits its parent's.
+fn create_dir(dir: &CgroupDir) -> std::io::Result<()> {
+    let cpuset = dir.version == Version::V1 && dir.controllers.iter().any(|c| c == "cpuset");
+    if !cpuset {
+        return std::fs::create_dir_all(&dir.path);
+    }
+    let mut current = dir.mount_point.clone();
+    for part in dir.relative().components() {
+        let parent = current.clone();
+        current.push(part);
+        match std::fs::create_dir(&current) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            let own = std::fs::read_to_string(current.join(file)).unwrap_or_default();
+            if own.trim().is_empty() {
+                let inherited = std::fs::read_to_string(parent.join(file))?;
+                std::fs::write(current.join(file), inherited.trim())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
+    let procs = dir.join("cgroup.procs");
+    let text = match std::fs::read_to_string(&procs) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).ctx(|| format!("reading {}", procs.display())),
+    };
+    out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    for entry in std::fs::read_dir(dir)
+        .ctx(|| format!("reading {}", dir.display()))?
+        .flatten()
+    {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            collect_pids(&entry.path(), out)?;
+        }
+    }
+    Ok(())
+}
+
+/// rmdir a cgroup depth-first. cgroup directories hold only kernel files,
+/// so rmdir is the whole removal.
+fn remove_tree(dir: &Path) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).ctx(|| format!("reading cgroup {}", dir.display())),
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_tree(&entry.path())?;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            // Processes that were just killed leave the cgroup shortly after.
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(e).ctx(|| format!("removing cgroup {}", dir.display())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroups::path::parse_proc_cgroup;
+
+    fn hierarchies(root: &Path) -> Vec<Hierarchy> {
+        vec![
+            Hierarchy {
+                version: Version::V1,
+                controllers: vec!["memory".into()],
+                mount_point: root.join("memory"),
+                root: "/".into(),
+            },
+            Hierarchy {
+                version: Version::V1,
+                controllers: vec!["pids".into()],
+                mount_point: root.join("pids"),
+                root: "/".into(),
+            },
+            Hierarchy {
+                version: Version::V2,
+                controllers: vec![],
+                mount_point: root.join("unified"),
+                root: "/".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn lifecycle_on_a_fake_tree() {
+        let tmp = tempfile::tempdir().unwrap();
+        let hs = hierarchies(tmp.path());
+        let own = parse_proc_cgroup("3:memory:/\n2:pids:/\n0::/\n");
+        let mut set = CgroupSet::resolve(&hs, &own, &CgroupsPath::from_spec(None, "c1").unwrap());
+        assert_eq!(set.layout(), Some(Layout::Hybrid));
+        assert_eq!(set.dirs[0].path, tmp.path().join("memory/hako/c1"));
+        assert_eq!(set.dirs[2].relative(), Path::new("hako/c1"));
+        assert_eq!(set.dirs[2].name(), "unified");
+        set.create(false).unwrap();
+        assert!(set.dirs.iter().all(|d| d.path.is_dir()));
+
+        set.join(4242).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(set.dirs[1].path.join("cgroup.procs")).unwrap(),
+            "4242"
+        );
+        std::fs::write(set.dirs[2].path.join("cgroup.procs"), "7\n8\n").unwrap();
+        std::fs::create_dir(set.dirs[2].path.join("sub")).unwrap();
+        std::fs::write(set.dirs[2].path.join("sub/cgroup.procs"), "9\n").unwrap();
+        assert_eq!(set.pids().unwrap(), vec![7, 8, 9]);
+
+        // A real cgroupfs lets rmdir remove its files; a fake tree must not
+        // hold any for remove() to behave the same.
+        for d in &set.dirs {
+            let _ = std::fs::remove_file(d.path.join("cgroup.procs"));
+        }
+        let _ = std::fs::remove_file(set.dirs[2].path.join("sub/cgroup.procs"));
+        set.remove().unwrap();
+        assert!(!set.exists());
+        assert!(tmp.path().join("memory/hako").is_dir(), "parents stay");
+        set.remove().unwrap();
+    }
+
+    #[test]
+    fn best_effort_skips_what_cannot_be_created() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut hs = hierarchies(tmp.path());
+        // A file where a directory should be: creation fails there.
+        std::fs::write(tmp.path().join("pids"), "").unwrap();
+        hs.truncate(2);
+        let path = CgroupsPath::from_spec(None, "c1").unwrap();
+        let mut strict = CgroupSet::resolve(&hs, &[], &path);
+        assert!(strict.create(false).is_err());
+        assert!(
+            !tmp.path().join("memory/hako/c1").exists(),
+            "cleaned up after failure"
+        );
+        let mut lenient = CgroupSet::resolve(&hs, &[], &path);
+        lenient.create(true).unwrap();
+        assert_eq!(lenient.dirs.len(), 1);
+        assert_eq!(lenient.dirs[0].controllers, vec!["memory"]);
+    }
+}

@@ -1,0 +1,219 @@
+//! `hako create`: set the container up and leave init waiting for start.
+
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use nix::sys::stat::Mode;
+
+use super::Ctx;
+use crate::cgroups::CgroupSet;
+use crate::cli::CreateArgs;
+use crate::error::{Context, Error, Result};
+use crate::namespaces::NamespacePlan;
+use crate::process::launcher::{self, InitConfig};
+use crate::spec::Bundle;
+use crate::state::{self, ContainerDir, ContainerState};
+
+/// A created container, its directory still locked.
+#[derive(Debug)]
+pub struct Created {
+    /// The locked state directory.
+    pub dir: ContainerDir,
+    /// Its state.
+    pub state: ContainerState,
+}
+
+/// `create`.
+pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<Created> {
+    create(ctx, args, None)
+}
+
+/// Creates a container. `console` replaces `--console-socket` (used by a
+/// foreground `run` that handles the terminal itself).
+pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<Created> {
+    crate::id::validate(&args.id)?;
+    let bundle = Bundle::load(&args.bundle)?;
+    let namespaces = check(&bundle)?;
+    let process = bundle
+        .spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::invalid("process must be set"))?;
+    let console = match (console, &args.console_socket) {
+        (Some(fd), _) => Some(fd),
+        (None, Some(path)) => Some(connect(path)?),
+        (None, None) => None,
+    };
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal && console.is_none() {
+        return Err(Error::invalid(
+            "process.terminal is set: --console-socket is required",
+        ));
+    }
+    let listen_fds = listen_fds();
+    let preserved = listen_fds + args.preserve_fds as i32;
+    let mut extra_env = Vec::new();
+    if listen_fds > 0 {
+        extra_env.push(format!("LISTEN_FDS={listen_fds}"));
+        extra_env.push("LISTEN_PID=1".to_string());
+    }
+
+    // From here on something exists; the guard removes it on failure.
+    let dir = ctx.store.claim(&args.id)?;
+    let mut guard = Guard {
+        dir: Some(dir),
+        cgroups: None,
+        pid: None,
+    };
+    let dir = guard.dir.as_ref().expect("set above");
+    nix::unistd::mkfifo(&dir.fifo(), Mode::from_bits_truncate(0o600))
+        .ctx(|| format!("creating {}", dir.fifo().display()))?;
+    let spec_cgroups = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().clone());
+    let mut cgroups =
+        CgroupSet::for_container(spec_cgroups.as_deref(), &args.id, ctx.systemd_cgroup)?;
+    guard.cgroups = Some(cgroups.clone());
+    cgroups.create(ctx.rootless)?;
+    guard.cgroups = Some(cgroups.clone());
+    dir.save_spec(&bundle.spec)?;
+
+    let cfg = InitConfig {
+        id: args.id.clone(),
+        bundle,
+        cgroups,
+        namespaces,
+        fifo: dir.fifo(),
+        console_socket: console,
+        no_pivot: args.no_pivot,
+        no_new_keyring: args.no_new_keyring,
+        preserved_fds: preserved,
+        extra_env,
+        options: ctx.options.clone(),
+    };
+    let pid = launcher::launch(&cfg)?;
+    guard.pid = Some(pid);
+    let state = ContainerState {
+        id: args.id.clone(),
+        pid,
+        pid_start: crate::process::proc::start_time(pid)
+            .ok_or_else(|| Error::Child("container init exited right after creation".into()))?,
+        bundle: cfg.bundle.dir.clone(),
+        rootfs: cfg.bundle.rootfs.clone(),
+        created: state::now_rfc3339(),
+        owner: String::new(),
+        annotations: cfg
+            .bundle
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        cgroups: cfg.cgroups.clone(),
+        own_pid_ns: cfg
+            .namespaces
+            .has(oci_spec::runtime::LinuxNamespaceType::Pid),
+    };
+    dir.save(&state)?;
+    if let Some(pid_file) = &args.pid_file {
+        write_pid_file(pid_file, pid)?;
+    }
+    tracing::debug!(id = %args.id, pid, "container created");
+    Ok(Created {
+        dir: guard.disarm(),
+        state,
+    })
+}
+
+/// Checks everything that can be checked before anything is created.
+fn check(bundle: &Bundle) -> Result<NamespacePlan> {
+    let spec = &bundle.spec;
+    if !crate::spec::has_namespace(spec, oci_spec::runtime::LinuxNamespaceType::Mount) {
+        return Err(Error::invalid(format!(
+            "{}: linux.namespaces must include a mount namespace",
+            bundle.dir.join("config.json").display()
+        )));
+    }
+    crate::rootfs::devices::validate(spec)?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::invalid("process must be set"))?;
+    crate::security::rlimits::plan(process.rlimits().as_deref().unwrap_or_default())?;
+    if let Some(c) = process.capabilities() {
+        crate::security::capabilities::CapabilityPlan::from_spec(c)?;
+    }
+    for m in spec.mounts().as_deref().unwrap_or_default() {
+        let dest = crate::rootfs::mounts::clean_destination(m.destination());
+        crate::rootfs::options::parse(m.options().as_deref().unwrap_or_default())
+            .map_err(|e| Error::invalid(format!("mounts ({}): {e}", dest.display())))?;
+        crate::rootfs::mounts::check_proc_destination(&dest, m.typ().as_deref().unwrap_or(""))
+            .map_err(|e| Error::invalid(format!("mounts ({}): {e}", dest.display())))?;
+    }
+    Ok(NamespacePlan::from_spec(spec))
+}
+
+fn connect(path: &Path) -> Result<OwnedFd> {
+    let stream = UnixStream::connect(path)
+        .ctx(|| format!("connecting to console socket {}", path.display()))?;
+    Ok(OwnedFd::from(stream))
+}
+
+/// Socket activation: descriptors systemd passed to hako go on to the
+/// container (LISTEN_FDS, as runc).
+fn listen_fds() -> i32 {
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(0)
+}
+
+/// Writes the pid file atomically (callers poll for it).
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .ctx(|| "current directory".into())?
+            .join(path)
+    };
+    state::write_atomic(&path, pid.to_string().as_bytes(), 0o644)
+}
+
+/// Undoes a half-done create.
+struct Guard {
+    dir: Option<ContainerDir>,
+    cgroups: Option<CgroupSet>,
+    pid: Option<i32>,
+}
+
+impl Guard {
+    fn disarm(mut self) -> ContainerDir {
+        self.cgroups = None;
+        self.pid = None;
+        self.dir.take().expect("guard holds the directory")
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            crate::commands::delete::kill_and_wait(pid, None);
+        }
+        if let Some(cgroups) = self.cgroups.take() {
+            if let Err(e) = cgroups.remove() {
+                tracing::warn!("cleaning up after a failed create: {e}");
+            }
+        }
+        if let Some(dir) = self.dir.take() {
+            if let Err(e) = dir.destroy() {
+                tracing::warn!("cleaning up after a failed create: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! `hako delete`: remove a container and everything create made.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::Ctx;
+use crate::error::{Error, Result};
+use crate::state::{ContainerDir, Lock, Status};
+
+/// `delete`.
+pub fn run(ctx: &Ctx, id: &str, force: bool) -> Result<()> {
+    let dir = match ctx.store.open(id, Lock::Exclusive) {
+        Err(Error::NotFound(_)) if force => return Ok(()),
+        other => other?,
+    };
+    delete(dir, force)
+}
+
+/// Deletes a container whose directory the caller has locked.
+pub fn delete(dir: ContainerDir, force: bool) -> Result<()> {
+    if !dir.has_state() {
+        // A create that was killed half-way: nothing runs, only the
+        // directory is left.
+        return dir.destroy();
+    }
+    let state = dir.load()?;
+    let status = dir.status(&state);
+    match status {
+        Status::Stopped | Status::Created => {}
+        Status::Running | Status::Paused if force => {}
+        Status::Running | Status::Paused => {
+            return Err(Error::State {
+                id: state.id.clone(),
+                status: status.to_string(),
+                action: "stop it first or use delete --force".into(),
+            });
+        }
+    }
+    if status != Status::Stopped {
+        kill_and_wait(state.pid, Some(state.pid_start));
+    }
+    // Without a pid namespace of its own, the container's other processes
+    // outlive init; the cgroup knows them.
+    if !state.cgroups.dirs.is_empty() {
+        let _ = crate::commands::kill::signal_all(&state.cgroups, Signal::SIGKILL);
+        let _ = crate::cgroups::freezer::thaw(&state.cgroups);
+        wait_empty(&state.cgroups);
+    }
+    let cgroup_result = state.cgroups.remove();
+    let dir_result = dir.destroy();
+    tracing::debug!(id = %state.id, "container deleted");
+    cgroup_result.and(dir_result)
+}
+
+/// SIGKILLs a process and waits (up to 10 s) until it is gone or a zombie.
+pub fn kill_and_wait(pid: i32, start: Option<u64>) {
+    let start = start.or_else(|| crate::process::proc::start_time(pid));
+    let Some(start) = start else { return };
+    if !crate::process::proc::alive(pid, start) {
+        return;
+    }
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while crate::process::proc::alive(pid, start) && Instant::now() < deadline {
+        // Reap it if it is our child (a foreground `run`).
+        let _ = nix::sys::wait::waitpid(
+            Pid::from_raw(pid),
+            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn wait_empty(cgroups: &crate::cgroups::CgroupSet) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cgroups.pids().is_ok_and(|p| !p.is_empty()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}

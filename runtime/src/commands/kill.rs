@@ -1,0 +1,49 @@
+//! `hako kill`: signal a container's init, or all its processes.
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::Ctx;
+use crate::cli::KillArgs;
+use crate::error::{Context, Error, Result};
+use crate::state::{Lock, Status};
+
+/// `kill`.
+pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<()> {
+    let signal = crate::signal::parse(&args.signal)?;
+    let dir = ctx.store.open(&args.id, Lock::Shared)?;
+    let state = dir.load()?;
+    let status = dir.status(&state);
+    if status == Status::Stopped {
+        return Err(Error::State {
+            id: args.id.clone(),
+            status: status.to_string(),
+            action: "container not running, nothing to signal".into(),
+        });
+    }
+    if args.all {
+        signal_all(&state.cgroups, signal)?;
+        if status == Status::Paused {
+            // Frozen tasks act on signals only once thawed.
+            crate::cgroups::freezer::thaw(&state.cgroups)?;
+        }
+        return Ok(());
+    }
+    kill(Pid::from_raw(state.pid), signal).ctx(|| {
+        format!(
+            "sending {signal} to container {:?} (pid {})",
+            args.id, state.pid
+        )
+    })
+}
+
+/// Signals every process in the container's cgroup.
+pub fn signal_all(cgroups: &crate::cgroups::CgroupSet, signal: Signal) -> Result<()> {
+    for pid in cgroups.pids()? {
+        match kill(Pid::from_raw(pid), signal) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+            Err(e) => return Err(e).ctx(|| format!("sending {signal} to pid {pid}")),
+        }
+    }
+    Ok(())
+}

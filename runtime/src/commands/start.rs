@@ -1,0 +1,54 @@
+//! `hako start`: release a created container's init.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+
+use super::Ctx;
+use crate::error::{Error, Result};
+use crate::state::{ContainerDir, Lock, Status};
+
+/// `start`.
+pub fn run(ctx: &Ctx, id: &str) -> Result<()> {
+    let dir = ctx.store.open(id, Lock::Exclusive)?;
+    start(&dir)
+}
+
+/// Starts a container whose directory is locked by the caller.
+pub fn start(dir: &ContainerDir) -> Result<()> {
+    let state = dir.load()?;
+    let status = dir.status(&state);
+    if status != Status::Created {
+        return Err(Error::State {
+            id: dir.id().into(),
+            status: status.to_string(),
+            action: "only a created container can be started".into(),
+        });
+    }
+    // Non-blocking: with no reader (init gone) this fails at once instead
+    // of hanging.
+    let fifo = dir.fifo();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .map_err(|e| Error::State {
+            id: dir.id().into(),
+            status: "stopped".into(),
+            action: format!(
+                "container init is not waiting on {} ({})",
+                fifo.display(),
+                crate::error::describe_io(&e)
+            ),
+        })?;
+    file.write_all(b"0").map_err(|e| Error::Io {
+        context: format!("writing {}", fifo.display()),
+        err: e,
+    })?;
+    // Without the fifo the container counts as running.
+    std::fs::remove_file(&fifo).map_err(|e| Error::Io {
+        context: format!("removing {}", fifo.display()),
+        err: e,
+    })?;
+    tracing::debug!(id = dir.id(), "container started");
+    Ok(())
+}

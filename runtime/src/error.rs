@@ -1,0 +1,150 @@
+//! The runtime's error type.
+//!
+//! Every message is lowercase, has no trailing period and names the path,
+//! id or field at fault; the top level prints it as one line.
+
+use std::fmt;
+use std::path::Path;
+
+use hako_executors::ExecutorError;
+
+/// Errors of the hako library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input: a spec field, an id, a flag. The message says which.
+    #[error("{0}")]
+    Invalid(String),
+    /// A file operation failed.
+    #[error("{context}: {}", describe_io(.err))]
+    Io {
+        /// What was being done, naming the path.
+        context: String,
+        /// The underlying error.
+        err: std::io::Error,
+    },
+    /// A system call failed.
+    #[error("{context}: {}", describe_errno(*.errno))]
+    Sys {
+        /// What was being done, naming the path or object.
+        context: String,
+        /// The errno.
+        errno: nix::errno::Errno,
+    },
+    /// The container does not exist.
+    #[error("container {0:?} does not exist")]
+    NotFound(String),
+    /// The container already exists.
+    #[error("container {0:?} already exists")]
+    Exists(String),
+    /// The container is in the wrong state for the operation.
+    #[error("container {id:?} is {status}: {action}")]
+    State {
+        /// The container id.
+        id: String,
+        /// Its current status.
+        status: String,
+        /// What cannot be done, and why.
+        action: String,
+    },
+    /// A process of the container reported a failure.
+    #[error("{0}")]
+    Child(String),
+    /// The executor chain refused or failed the workload.
+    #[error(transparent)]
+    Executor(#[from] ExecutorError),
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An [`Error::Invalid`] from anything printable.
+    pub fn invalid(msg: impl fmt::Display) -> Self {
+        Error::Invalid(msg.to_string())
+    }
+
+    /// The errno behind this error, if it came from a system call or I/O.
+    pub fn errno(&self) -> Option<nix::errno::Errno> {
+        match self {
+            Error::Sys { errno, .. } => Some(*errno),
+            Error::Io { err, .. } => err.raw_os_error().map(nix::errno::Errno::from_raw),
+            _ => None,
+        }
+    }
+}
+
+/// Lowercase description of an errno ("operation not permitted").
+pub fn describe_errno(errno: nix::errno::Errno) -> String {
+    lowercase_first(errno.desc())
+}
+
+/// Lowercase description of an I/O error, without Rust's "(os error N)".
+pub fn describe_io(err: &std::io::Error) -> String {
+    match err.raw_os_error() {
+        Some(code) => describe_errno(nix::errno::Errno::from_raw(code)),
+        None => lowercase_first(&err.to_string()),
+    }
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Adds context to I/O and syscall results.
+pub trait Context<T> {
+    /// Wraps the error with a message built lazily.
+    fn ctx<F: FnOnce() -> String>(self, f: F) -> Result<T>;
+}
+
+impl<T> Context<T> for std::result::Result<T, std::io::Error> {
+    fn ctx<F: FnOnce() -> String>(self, f: F) -> Result<T> {
+        self.map_err(|err| Error::Io { context: f(), err })
+    }
+}
+
+impl<T> Context<T> for std::result::Result<T, nix::errno::Errno> {
+    fn ctx<F: FnOnce() -> String>(self, f: F) -> Result<T> {
+        self.map_err(|errno| Error::Sys {
+            context: f(),
+            errno,
+        })
+    }
+}
+
+/// Shorthand for a path in messages.
+pub fn p(path: &Path) -> std::path::Display<'_> {
+    path.display()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::errno::Errno;
+
+    #[test]
+    fn messages_are_lowercase_without_os_error_suffix() {
+        let e: Result<()> = Err(Errno::EPERM).ctx(|| "mounting /x".into());
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "mounting /x: operation not permitted"
+        );
+        let io = std::io::Error::from_raw_os_error(libc::ENOENT);
+        let e: Result<()> = Err(io).ctx(|| "reading /y".into());
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "reading /y: no such file or directory"
+        );
+        let e: Result<()> = Err(std::io::Error::other("Bad thing")).ctx(|| "z".into());
+        assert_eq!(e.unwrap_err().to_string(), "z: bad thing");
+    }
+
+    #[test]
+    fn errno_is_recoverable() {
+        let e: Result<()> = Err(Errno::EBUSY).ctx(|| "x".into());
+        assert_eq!(e.unwrap_err().errno(), Some(Errno::EBUSY));
+    }
+}

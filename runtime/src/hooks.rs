@@ -1,0 +1,4 @@
+//! OCI hooks.
+
+/// The hook names this build runs (none yet).
+pub const NAMES: &[&str] = &[];

@@ -1,0 +1,67 @@
+//! The `hako` command.
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+use hako::cli::{Cli, Command};
+use hako::commands::{self, Ctx};
+use hako::logging::{self, LogConfig};
+
+fn main() -> ExitCode {
+    // Invoked as `hako-wasm`, every entrypoint with the wasm magic runs as
+    // wasm, annotations or not (for CRI, where they do not arrive).
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    let sniff_all = std::path::Path::new(&argv0)
+        .file_name()
+        .is_some_and(|n| n == "hako-wasm");
+    let cli = Cli::parse();
+    if cli.version {
+        print!("{}", hako::version::text());
+        return ExitCode::SUCCESS;
+    }
+    let Some(command) = cli.command.as_ref().map(|_| ()) else {
+        let _ = Cli::command().print_help();
+        return ExitCode::SUCCESS;
+    };
+    let _ = command;
+    // Before anything opens a descriptor: preserved descriptors must be the
+    // caller's, never hako's own.
+    if let Some(Command::Create(a)) | Some(Command::Run(hako::cli::RunArgs { create: a, .. })) =
+        &cli.command
+    {
+        if let Err(e) = hako::process::fds::check_preserved(a.preserve_fds as i32) {
+            return fail(&e.to_string());
+        }
+    }
+    let level = match &cli.log_level {
+        Some(raw) => match logging::parse_level(raw) {
+            Ok(level) => level,
+            Err(e) => return fail(&e),
+        },
+        None if cli.debug => tracing::Level::DEBUG,
+        None => tracing::Level::WARN,
+    };
+    if let Err(e) = logging::init(&LogConfig {
+        file: cli.log.clone(),
+        format: cli.log_format,
+        level,
+    }) {
+        return fail(&e.to_string());
+    }
+    let ctx = Ctx::new(&cli, sniff_all);
+    let command = cli.command.expect("checked above");
+    match commands::dispatch(&ctx, command) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+/// Reports an error once: to the log file when there is one (containerd
+/// reads its last error line), and as one line on stderr.
+fn fail(msg: &str) -> ExitCode {
+    if logging::to_file() {
+        tracing::error!("{msg}");
+    }
+    eprintln!("hako: {msg}");
+    ExitCode::FAILURE
+}

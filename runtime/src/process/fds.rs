@@ -1,0 +1,81 @@
+//! File descriptors crossing into the container.
+//!
+//! The container gets 0, 1, 2 and the preserved descriptors (3 up to
+//! 3 + LISTEN_FDS + --preserve-fds); everything else hako has open is
+//! closed before the workload can see it, which is what stops a leaked
+//! host directory from becoming the container's working directory
+//! (CVE-2024-21626).
+
+use std::os::fd::RawFd;
+
+use crate::error::{Context, Error, Result};
+
+/// Whether a descriptor is open.
+pub fn is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only queries the descriptor table.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
+
+/// Checks that every descriptor to preserve exists, so hako's own
+/// descriptors cannot land in that range and reach the container.
+pub fn check_preserved(count: RawFd) -> Result<()> {
+    for fd in 3..3 + count {
+        if !is_open(fd) {
+            return Err(Error::invalid(format!(
+                "--preserve-fds {count}: file descriptor {fd} is not open"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The ranges of descriptors to close: everything from `first` up, except
+/// the sorted `keep` list.
+pub fn gaps(first: RawFd, keep: &[RawFd]) -> Vec<(u32, u32)> {
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|k| *k >= first).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut out = Vec::new();
+    let mut lo = first as u32;
+    for k in keep {
+        let k = k as u32;
+        if k > lo {
+            out.push((lo, k - 1));
+        }
+        lo = k + 1;
+    }
+    out.push((lo, u32::MAX));
+    out
+}
+
+/// Closes every descriptor from `first` up except `keep`.
+pub fn close_from(first: RawFd, keep: &[RawFd]) -> Result<()> {
+    for (lo, hi) in gaps(first, keep) {
+        // SAFETY: closing descriptors this process does not use any more;
+        // the caller lists the ones it still needs in `keep`.
+        if unsafe { libc::close_range(lo, hi, 0) } != 0 {
+            return Err(nix::errno::Errno::last())
+                .ctx(|| format!("closing file descriptors {lo}-{hi}"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_skip_kept_descriptors() {
+        assert_eq!(gaps(3, &[]), vec![(3, u32::MAX)]);
+        assert_eq!(gaps(3, &[7, 5, 1]), vec![(3, 4), (6, 6), (8, u32::MAX)]);
+        assert_eq!(gaps(3, &[3, 4]), vec![(5, u32::MAX)]);
+    }
+
+    #[test]
+    fn preserved_must_be_open() {
+        check_preserved(0).unwrap();
+        let err = check_preserved(4096).unwrap_err().to_string();
+        assert!(err.contains("is not open"), "{err}");
+    }
+}

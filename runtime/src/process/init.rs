@@ -1,0 +1,241 @@
+//! Container init: builds the container from inside its namespaces,
+//! prepares the workload, reports ready, waits for `start`, and hands over
+//! to the executor chain.
+//!
+//! Every step before "ready" reports failure to hako, which fails `create`.
+//! After `start` there is no one to report to but the container's own
+//! stderr, so the chain prepares everything that can fail beforehand.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use hako_executors::{Prepared, Workload};
+use nix::fcntl::{FcntlArg, OFlag};
+use nix::sys::signal::SigSet;
+use nix::sys::stat::Mode;
+use oci_spec::runtime::LinuxNamespaceType;
+
+use super::channel::{Channel, Message};
+use super::console;
+use super::launcher::{exit_child, InitConfig};
+use crate::error::{Context, Error, Result};
+use crate::rootfs::{self, RootfsConfig};
+use crate::security::capabilities::CapabilityPlan;
+use crate::security::{credentials, rlimits};
+use crate::syscall::LinuxSyscall;
+
+/// The start fifo, held open from before pivot_root until `start`.
+pub struct StartGate {
+    read: OwnedFd,
+    // Held so that reading blocks until `start` writes instead of seeing
+    // end-of-file.
+    _write: OwnedFd,
+}
+
+impl StartGate {
+    /// Opens the fifo at `path` without blocking.
+    pub fn open(path: &Path) -> Result<StartGate> {
+        let read = nix::fcntl::open(
+            path,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .ctx(|| format!("opening {}", path.display()))?;
+        let write = nix::fcntl::open(path, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .ctx(|| format!("opening {}", path.display()))?;
+        nix::fcntl::fcntl(&read, FcntlArg::F_SETFL(OFlag::empty()))
+            .ctx(|| "making the start fifo blocking".into())?;
+        Ok(StartGate {
+            read,
+            _write: write,
+        })
+    }
+
+    /// Blocks until `hako start` writes to the fifo.
+    pub fn wait(self) -> Result<()> {
+        wait_for_start(&self.read)
+    }
+}
+
+/// Reads one byte from the start fifo, retrying on signals.
+pub fn wait_for_start(fd: &OwnedFd) -> Result<()> {
+    let mut byte = [0u8; 1];
+    loop {
+        match nix::unistd::read(fd, &mut byte) {
+            Ok(_) => return Ok(()),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).ctx(|| "waiting for start".into()),
+        }
+    }
+}
+
+/// Runs in container init. Returns only on a set-up failure; otherwise
+/// the process ends with the workload.
+pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
+    let mut hako_fds = vec![channel.raw_fd()];
+    hako_fds.extend(cfg.console_socket.as_ref().map(|s| s.as_raw_fd()));
+    let (prepared, gate) = setup(cfg, &hako_fds)?;
+    channel.send(&Message::Ready)?;
+    exit_child(start(prepared, gate, &hako_fds))
+}
+
+fn setup(cfg: &InitConfig, hako_fds: &[i32]) -> Result<(Box<dyn Prepared>, StartGate)> {
+    // Signals blocked by `hako run` for forwarding must not stay blocked.
+    SigSet::empty()
+        .thread_set_mask()
+        .ctx(|| "resetting the signal mask".into())?;
+    nix::unistd::setsid().ctx(|| "setsid".into())?;
+
+    let spec = &cfg.bundle.spec;
+    let plan = &cfg.namespaces;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::invalid("process must be set"))?;
+    if plan.creates(LinuxNamespaceType::Network) {
+        crate::namespaces::loopback::up()?;
+    }
+    let gate = StartGate::open(&cfg.fifo)?;
+    if !cfg.no_new_keyring {
+        crate::keyring::join_new(&cfg.id)?;
+    }
+
+    // The filesystem. umask 0 so modes in the spec are taken literally.
+    nix::sys::stat::umask(Mode::empty());
+    let sys = LinuxSyscall;
+    let rootfs_cfg = RootfsConfig {
+        spec,
+        rootfs: &cfg.bundle.rootfs,
+        bundle: &cfg.bundle.dir,
+        cgroups: &cfg.cgroups,
+        cgroup_ns: plan.has(LinuxNamespaceType::Cgroup),
+        user_ns: plan.has(LinuxNamespaceType::User),
+    };
+    let prepared_fs = rootfs::prepare(&sys, &rootfs_cfg)?;
+    rootfs::enter(&sys, &cfg.bundle.rootfs, cfg.no_pivot)?;
+    crate::sysctl::apply(spec)?;
+    if process.terminal().unwrap_or(false) {
+        let socket = cfg.console_socket.as_ref().ok_or_else(|| {
+            Error::invalid("process.terminal is set but there is no console socket")
+        })?;
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        console::setup(&sys, socket, size)?;
+    }
+    rootfs::finalize(&sys, spec, Path::new("/"), &prepared_fs)?;
+
+    if let Some(hostname) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(hostname).ctx(|| format!("setting hostname {hostname:?}"))?;
+    }
+    if let Some(domain) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
+        set_domainname(domain)?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
+            let why = if e.raw_os_error() == Some(libc::EACCES) {
+                " (lowering it needs CAP_SYS_RESOURCE)"
+            } else {
+                ""
+            };
+            Error::invalid(format!(
+                "setting process.oomScoreAdj {adj}: {}{why}",
+                crate::error::describe_io(&e)
+            ))
+        })?;
+    }
+    rlimits::apply(&rlimits::plan(
+        process.rlimits().as_deref().unwrap_or_default(),
+    )?)?;
+
+    // Credentials, last among the privileged steps.
+    let caps = process
+        .capabilities()
+        .as_ref()
+        .map(CapabilityPlan::from_spec)
+        .transpose()?;
+    if process.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs().ctx(|| "setting no_new_privs".into())?;
+    }
+    if let Some(caps) = &caps {
+        caps.apply_bounding()?;
+    }
+    credentials::switch_user(process.user())?;
+    if let Some(caps) = &caps {
+        caps.apply_sets()?;
+    }
+    nix::unistd::chdir(process.cwd())
+        .ctx(|| format!("chdir to process.cwd {}", process.cwd().display()))?;
+
+    // Close anything set-up left open before the engine opens its own.
+    let mut keep = hako_fds.to_vec();
+    keep.extend([gate.read.as_raw_fd(), gate._write.as_raw_fd()]);
+    keep.extend(crate::logging::file_fd());
+    super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
+
+    let workload = workload(cfg, process)?;
+    let prepared = crate::engines::chain().prepare(&workload)?;
+    Ok((prepared, gate))
+}
+
+fn workload(cfg: &InitConfig, process: &oci_spec::runtime::Process) -> Result<Workload> {
+    let mut env = process.env().clone().unwrap_or_default();
+    env.extend(cfg.extra_env.iter().cloned());
+    credentials::ensure_home(&mut env, process.user().uid(), Path::new("/"));
+    Ok(Workload {
+        args: process.args().clone().unwrap_or_default(),
+        env,
+        cwd: PathBuf::from(process.cwd()),
+        annotations: cfg
+            .bundle
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        root: PathBuf::from("/"),
+        root_readonly: cfg
+            .bundle
+            .spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false),
+        options: cfg.options.clone(),
+    })
+}
+
+fn set_domainname(name: &str) -> Result<()> {
+    // SAFETY: the pointer and length describe `name`, valid for the call.
+    let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    nix::errno::Errno::result(rc)
+        .map(drop)
+        .ctx(|| format!("setting domainname {name:?}"))
+}
+
+/// After `ready`: wait for `start`, close what the workload must not
+/// inherit, and run it. Returns init's exit code.
+fn start(prepared: Box<dyn Prepared>, gate: StartGate, hako_fds: &[i32]) -> i32 {
+    if let Err(e) = gate.wait() {
+        eprintln!("hako: {e}");
+        return 1;
+    }
+    // Nothing of hako's may reach the workload: the fifo, channel and
+    // console socket are close-on-exec, but an in-process engine never
+    // execs. Their owners are never dropped (init ends with _exit), so
+    // closing the raw descriptors here cannot double-close.
+    crate::logging::detach();
+    for fd in hako_fds {
+        // SAFETY: see above; these descriptors belong to hako, not the workload.
+        unsafe { libc::close(*fd) };
+    }
+    match prepared.run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hako: {e}");
+            e.exit_code()
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The intermediate process: enters the cgroup and namespaces, then forks
+//! container init into them.
+//!
+//! It exists because a new pid (and time) namespace only applies to the
+//! children of the process that creates it, and because a new user
+//! namespace must get its id maps from hako, outside it, before anything
+//! else happens inside.
+
+use std::os::fd::AsRawFd;
+
+use nix::sched::{setns, unshare, CloneFlags};
+use nix::unistd::{fork, ForkResult, Gid, Uid};
+use oci_spec::runtime::LinuxNamespaceType;
+
+use super::channel::{Channel, Message};
+use super::launcher::{child_main, exit_child, InitConfig};
+use super::{fds, init};
+use crate::error::{Context, Error, Result};
+use crate::namespaces::plan::{self, flag};
+
+/// Runs in the intermediate process; returns once init is forked.
+pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
+    // Drop everything hako had open (the state lock among them) except the
+    // channel, the console socket and the log.
+    let mut keep = vec![channel.raw_fd()];
+    keep.extend(cfg.console_socket.as_ref().map(|s| s.as_raw_fd()));
+    keep.extend(crate::logging::file_fd());
+    fds::close_from(3 + cfg.preserved_fds, &keep)?;
+
+    // Join the cgroup first: a new cgroup namespace is rooted at the
+    // cgroup its creator is in.
+    cfg.cgroups.join(std::process::id() as i32)?;
+
+    let plan = &cfg.namespaces;
+    for (typ, fd) in plan.open_joins()? {
+        setns(&fd, flag(typ)).ctx(|| format!("joining {typ} namespace {}", path_of(plan, typ)))?;
+    }
+    if plan.new_user {
+        unshare(CloneFlags::CLONE_NEWUSER).ctx(|| "creating the user namespace".into())?;
+        channel.send(&Message::MapIds)?;
+        match channel.recv()? {
+            Some(Message::IdsMapped) => {}
+            other => {
+                return Err(Error::invalid(format!(
+                    "expected the id maps to be written, got {other:?}"
+                )))
+            }
+        }
+    }
+    if plan.has(LinuxNamespaceType::User) {
+        // Become root of the user namespace for the rest of the set-up.
+        nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+            .ctx(|| "setting gid 0 in the user namespace".into())?;
+        nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+            .ctx(|| "setting uid 0 in the user namespace".into())?;
+    }
+    let flags = plan.unshare_flags();
+    if !flags.is_empty() {
+        unshare(flags).ctx(|| format!("creating namespaces {}", describe(plan)))?;
+    }
+    if plan.creates(LinuxNamespaceType::Time) {
+        if let Some(offsets) = plan::time_offsets(&cfg.bundle.spec) {
+            std::fs::write("/proc/self/timens_offsets", offsets)
+                .ctx(|| "writing linux.timeOffsets".into())?;
+        }
+    }
+    // SAFETY: this process is single-threaded.
+    match unsafe { fork() }.ctx(|| "forking container init".into())? {
+        ForkResult::Child => {
+            let code = child_main(channel, || init::run(cfg, channel));
+            exit_child(code)
+        }
+        ForkResult::Parent { child } => channel.send(&Message::InitPid(child.as_raw())),
+    }
+}
+
+fn path_of(plan: &crate::namespaces::NamespacePlan, typ: LinuxNamespaceType) -> String {
+    plan.join
+        .iter()
+        .find(|(t, _)| *t == typ)
+        .map(|(_, p)| p.display().to_string())
+        .unwrap_or_default()
+}
+
+fn describe(plan: &crate::namespaces::NamespacePlan) -> String {
+    plan.create
+        .iter()
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

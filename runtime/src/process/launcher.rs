@@ -1,0 +1,207 @@
+//! hako's side of container creation: fork the intermediate process,
+//! answer its requests, and wait until container init is ready.
+//!
+//! ```text
+//! hako create ──fork──▶ intermediate ──fork──▶ init (pid 1 of the container)
+//!      │  ◀─ MapIds ──────  │ (new user namespace)       │
+//!      │  ── IdsMapped ──▶  │                            │
+//!      │  ◀─ InitPid(n) ──  │ exits                      │
+//!      │  ◀──────────────────────── Ready / Error(msg) ──│ waits on exec.fifo
+//! ```
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+use hako_executors::RuntimeOptions;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+
+use super::channel::{Channel, Message};
+use super::intermediate;
+use crate::cgroups::CgroupSet;
+use crate::error::{Error, Result};
+use crate::namespaces::NamespacePlan;
+use crate::spec::Bundle;
+
+/// Everything the forked processes need, inherited across fork.
+#[derive(Debug)]
+pub struct InitConfig {
+    /// Container id.
+    pub id: String,
+    /// The bundle.
+    pub bundle: Bundle,
+    /// The container's cgroups (already created).
+    pub cgroups: CgroupSet,
+    /// Namespaces to create and join.
+    pub namespaces: NamespacePlan,
+    /// The start fifo.
+    pub fifo: PathBuf,
+    /// The connected `--console-socket`, when the process has a terminal.
+    pub console_socket: Option<OwnedFd>,
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+    /// `--no-new-keyring`.
+    pub no_new_keyring: bool,
+    /// Descriptors from 3 up that the container inherits.
+    pub preserved_fds: i32,
+    /// Variables added to `process.env` (LISTEN_FDS, LISTEN_PID).
+    pub extra_env: Vec<String>,
+    /// Runtime-wide executor options.
+    pub options: RuntimeOptions,
+}
+
+/// Runs `body` in a forked child and turns its outcome into an exit code,
+/// reporting failures (and panics) to hako over the channel.
+pub fn child_main(channel: &Channel, body: impl FnOnce() -> Result<()>) -> i32 {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+    let message = match outcome {
+        Ok(Ok(())) => return 0,
+        Ok(Err(e)) => e.to_string(),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+            format!("container set-up panicked: {}", what.unwrap_or_default())
+        }
+    };
+    let _ = channel.send(&Message::Error(message));
+    1
+}
+
+/// Ends a forked child without running the parent's exit handlers or
+/// flushing buffers it inherited.
+pub fn exit_child(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no shared state.
+    unsafe { libc::_exit(code) }
+}
+
+/// Creates the container's processes; returns init's pid once init is
+/// ready and waiting for `start`.
+pub fn launch(cfg: &InitConfig) -> Result<i32> {
+    let (parent, child) = Channel::pair()?;
+    // SAFETY: hako is single-threaded here, so the child may run any code.
+    match unsafe { fork() }.map_err(|e| Error::Sys {
+        context: "forking the intermediate process".into(),
+        errno: e,
+    })? {
+        ForkResult::Child => {
+            drop(parent);
+            let code = child_main(&child, || intermediate::run(cfg, &child));
+            exit_child(code)
+        }
+        ForkResult::Parent { child: pid } => {
+            drop(child);
+            let mut session = Session {
+                intermediate: Some(pid),
+                init: None,
+            };
+            match session.serve(cfg, &parent) {
+                Ok(init) => Ok(init),
+                Err(e) => {
+                    session.abort();
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+struct Session {
+    intermediate: Option<Pid>,
+    init: Option<Pid>,
+}
+
+impl Session {
+    fn serve(&mut self, cfg: &InitConfig, channel: &Channel) -> Result<i32> {
+        loop {
+            let msg = channel.recv()?;
+            tracing::debug!(?msg, "sync message");
+            match msg {
+                Some(Message::MapIds) => {
+                    let pid = self.intermediate.ok_or_else(|| {
+                        Error::invalid("id map request without an intermediate process")
+                    })?;
+                    let linux = cfg.bundle.spec.linux().as_ref();
+                    let uid = linux
+                        .and_then(|l| l.uid_mappings().clone())
+                        .unwrap_or_default();
+                    let gid = linux
+                        .and_then(|l| l.gid_mappings().clone())
+                        .unwrap_or_default();
+                    crate::namespaces::idmap::write(pid.as_raw(), &uid, &gid)?;
+                    channel.send(&Message::IdsMapped)?;
+                }
+                Some(Message::InitPid(pid)) => {
+                    self.init = Some(Pid::from_raw(pid));
+                    self.reap_intermediate()?;
+                }
+                Some(Message::Ready) => {
+                    return self.init.map(Pid::as_raw).ok_or_else(|| {
+                        Error::invalid("init reported ready before its pid was known")
+                    });
+                }
+                Some(Message::Error(msg)) => return Err(Error::Child(msg)),
+                Some(other) => {
+                    return Err(Error::invalid(format!("unexpected sync message {other:?}")))
+                }
+                None => return Err(Error::Child(self.died())),
+            }
+        }
+    }
+
+    fn reap_intermediate(&mut self) -> Result<()> {
+        if let Some(pid) = self.intermediate.take() {
+            match waitpid(pid, None) {
+                Ok(WaitStatus::Exited(_, 0)) => {}
+                Ok(status) => {
+                    return Err(Error::Child(format!(
+                        "intermediate process ended with {status:?}"
+                    )))
+                }
+                Err(e) => {
+                    return Err(Error::Sys {
+                        context: "waiting for the intermediate process".into(),
+                        errno: e,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Explains a channel that closed without a message.
+    fn died(&mut self) -> String {
+        if let Some(pid) = self.intermediate.take() {
+            if let Ok(status) = waitpid(pid, None) {
+                return format!(
+                    "container set-up ended without a report ({})",
+                    describe(status)
+                );
+            }
+        }
+        "container init exited before it was ready".into()
+    }
+
+    /// Kills whatever was started.
+    fn abort(&mut self) {
+        if let Some(pid) = self.init.take() {
+            let _ = kill(pid, Signal::SIGKILL);
+            // init is our child only under `run` (subreaper); reap if so.
+            let _ = waitpid(pid, Some(nix::sys::wait::WaitPidFlag::__WALL));
+        }
+        if let Some(pid) = self.intermediate.take() {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+    }
+}
+
+fn describe(status: WaitStatus) -> String {
+    match status {
+        WaitStatus::Exited(_, code) => format!("exit status {code}"),
+        WaitStatus::Signaled(_, sig, _) => format!("killed by {sig}"),
+        other => format!("{other:?}"),
+    }
+}

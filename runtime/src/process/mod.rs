@@ -1,0 +1,9 @@
+//! The processes of a container and how they talk.
+
+pub mod channel;
+pub mod console;
+pub mod fds;
+pub mod init;
+pub mod intermediate;
+pub mod launcher;
+pub mod proc;

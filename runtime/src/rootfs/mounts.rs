@@ -1,0 +1,287 @@
+//! Applying one `mounts[]` entry of the spec inside the rootfs.
+
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::MsFlags;
+use oci_spec::runtime::Mount;
+
+use super::options::{self, MountOptions};
+use super::secure::{self, Create, SafeRoot};
+use super::{copyup, RootfsConfig};
+use crate::error::{Context, Error, Result};
+use crate::syscall::Syscall;
+
+/// Files under /proc a container may mount over (as runc allows, for
+/// lxcfs-style emulation); anything else under /proc is refused because a
+/// mount there could hide the kernel's protections.
+const PROC_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// Makes a destination absolute and removes `.`/`..` lexically (`..`
+/// never climbs above `/`).
+pub fn clean_destination(dest: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in dest.components() {
+        match c {
+            Component::Normal(s) => out.push(s),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Refuses mounts over /proc's contents, except the allow-list.
+pub fn check_proc_destination(dest: &Path, fstype: &str) -> std::result::Result<(), String> {
+    if dest == Path::new("/proc") {
+        return if fstype == "proc" || fstype.is_empty() || fstype == "bind" {
+            Ok(())
+        } else {
+            Err(format!("{fstype} cannot be mounted on /proc"))
+        };
+    }
+    if dest.starts_with("/proc") && !PROC_ALLOWED.iter().any(|a| Path::new(a) == dest) {
+        return Err(format!(
+            "{} is inside /proc and cannot be mounted over",
+            dest.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Flags a remount must keep so the kernel accepts it (they are locked in
+/// a user namespace), read from the mount itself.
+pub fn locked_flags(target: &Path) -> MsFlags {
+    use nix::sys::statvfs::FsFlags;
+    let Ok(st) = nix::sys::statvfs::statvfs(target) else {
+        return MsFlags::empty();
+    };
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (st, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(st) {
+            out |= ms;
+        }
+    }
+    out
+}
+
+/// Per-mount flags that only a remount can apply to a bind mount.
+fn remount_flags(o: &MountOptions) -> MsFlags {
+    o.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT)
+}
+
+/// Mounts one spec entry. Returns the destination if it was mounted
+/// read-write but must become read-only once populated (a read-only /dev).
+pub fn mount_one(
+    sys: &dyn Syscall,
+    root: &SafeRoot,
+    cfg: &RootfsConfig<'_>,
+    m: &Mount,
+) -> Result<Option<PathBuf>> {
+    let dest = clean_destination(m.destination());
+    let fstype = m.typ().as_deref().unwrap_or("");
+    let mut opts =
+        options::parse(m.options().as_deref().unwrap_or_default()).map_err(Error::invalid)?;
+    check_proc_destination(&dest, fstype).map_err(Error::invalid)?;
+
+    if fstype == "cgroup" || fstype == "cgroup2" {
+        super::cgroup_mount::mount(sys, root, cfg, &dest, fstype, &opts)?;
+        return Ok(None);
+    }
+    let mut ro_later = None;
+    if dest == Path::new("/dev") && opts.flags.contains(MsFlags::MS_RDONLY) && !opts.is_bind() {
+        // Devices are created in /dev after it is mounted.
+        opts.flags.remove(MsFlags::MS_RDONLY);
+        ro_later = Some(dest.clone());
+    }
+    if opts.is_bind() || fstype == "bind" {
+        bind(sys, root, cfg, m, &dest, &opts)?;
+    } else {
+        let target = root.resolve(&dest, Create::Dir)?;
+        let source = m.source().clone().unwrap_or_else(|| PathBuf::from(fstype));
+        let data = opts.data_string();
+        let original = if opts.copy_up && fstype == "tmpfs" {
+            Some(copyup::open_original(&target)?)
+        } else {
+            None
+        };
+        let result = sys.mount(
+            Some(&source),
+            &secure::fd_path(&target),
+            Some(fstype),
+            opts.flags,
+            Some(&data),
+        );
+        match result {
+            Ok(()) => {}
+            // Without a network (or ipc) namespace of its own, a container
+            // may not mount sysfs (mqueue); runc binds the host's instead.
+            Err(Errno::EPERM) if fstype == "sysfs" || fstype == "mqueue" => {
+                let host = if fstype == "sysfs" {
+                    "/sys"
+                } else {
+                    "/dev/mqueue"
+                };
+                tracing::debug!(dest = %dest.display(), "cannot mount {fstype}, binding {host}");
+                let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+                sys.mount(
+                    Some(Path::new(host)),
+                    &secure::fd_path(&target),
+                    None,
+                    flags,
+                    None,
+                )
+                .ctx(|| format!("binding {host} to {}", root.display(&dest).display()))?;
+                remount(sys, root, &dest, remount_flags(&opts))?;
+            }
+            Err(errno) => {
+                return Err(errno)
+                    .ctx(|| format!("mounting {fstype} at {}", root.display(&dest).display()));
+            }
+        }
+        if let Some(original) = original {
+            let mounted = root.resolve(&dest, Create::Nothing)?;
+            copyup::copy_into(&original, &mounted)
+                .ctx(|| format!("tmpcopyup to {}", dest.display()))?;
+        }
+    }
+    apply_after(sys, root, &dest, &opts)?;
+    Ok(ro_later)
+}
+
+fn bind(
+    sys: &dyn Syscall,
+    root: &SafeRoot,
+    cfg: &RootfsConfig<'_>,
+    m: &Mount,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<()> {
+    let source = m
+        .source()
+        .as_ref()
+        .ok_or_else(|| Error::invalid(format!("bind mount on {} has no source", dest.display())))?;
+    let source = if source.is_absolute() {
+        source.clone()
+    } else {
+        cfg.bundle.join(source)
+    };
+    let meta =
+        std::fs::metadata(&source).ctx(|| format!("bind mount source {}", source.display()))?;
+    let target = root.resolve(
+        dest,
+        if meta.is_dir() {
+            Create::Dir
+        } else {
+            Create::File
+        },
+    )?;
+    let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
+    sys.mount(Some(&source), &secure::fd_path(&target), None, flags, None)
+        .ctx(|| {
+            format!(
+                "binding {} to {}",
+                source.display(),
+                root.display(dest).display()
+            )
+        })?;
+    remount(sys, root, dest, remount_flags(opts))
+}
+
+/// Applies per-mount flags to the bind mount now at `dest`.
+pub fn remount(sys: &dyn Syscall, root: &SafeRoot, dest: &Path, flags: MsFlags) -> Result<()> {
+    if flags.is_empty() {
+        return Ok(());
+    }
+    // Re-resolve: the descriptor used for mounting names the covered
+    // directory, not the new mount.
+    let mounted = root.resolve(dest, Create::Nothing)?;
+    let target = secure::fd_path(&mounted);
+    let base = MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
+    match sys.mount(None, &target, None, base | flags, None) {
+        Err(Errno::EPERM) => sys.mount(
+            None,
+            &target,
+            None,
+            base | flags | locked_flags(&target),
+            None,
+        ),
+        other => other,
+    }
+    .ctx(|| {
+        format!(
+            "remounting {} with {:?}",
+            root.display(dest).display(),
+            flags
+        )
+    })
+}
+
+/// Propagation changes and recursive attributes, on the new mount.
+fn apply_after(sys: &dyn Syscall, root: &SafeRoot, dest: &Path, opts: &MountOptions) -> Result<()> {
+    if opts.propagation.is_empty() && opts.attr_set == 0 && opts.attr_clr == 0 {
+        return Ok(());
+    }
+    let mounted = root.resolve(dest, Create::Nothing)?;
+    let target = secure::fd_path(&mounted);
+    for p in &opts.propagation {
+        sys.mount(None, &target, None, *p, None)
+            .ctx(|| format!("setting propagation of {}", dest.display()))?;
+    }
+    if opts.attr_set != 0 || opts.attr_clr != 0 {
+        sys.mount_setattr(&target, true, opts.attr_set, opts.attr_clr)
+            .ctx(|| format!("setting recursive attributes of {}", dest.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_are_cleaned() {
+        assert_eq!(
+            clean_destination(Path::new("/a/./b/../c")),
+            PathBuf::from("/a/c")
+        );
+        assert_eq!(
+            clean_destination(Path::new("../../etc")),
+            PathBuf::from("/etc")
+        );
+        assert_eq!(clean_destination(Path::new("data")), PathBuf::from("/data"));
+    }
+
+    #[test]
+    fn proc_rules() {
+        check_proc_destination(Path::new("/proc"), "proc").unwrap();
+        check_proc_destination(Path::new("/proc/cpuinfo"), "bind").unwrap();
+        check_proc_destination(Path::new("/procfoo"), "tmpfs").unwrap();
+        assert!(check_proc_destination(Path::new("/proc"), "tmpfs").is_err());
+        assert!(
+            check_proc_destination(Path::new("/proc/sys/kernel/core_pattern"), "bind").is_err()
+        );
+        assert!(check_proc_destination(Path::new("/proc/self/exe"), "").is_err());
+    }
+}

@@ -1,0 +1,150 @@
+//! The five capability sets of `process.capabilities`.
+
+use std::collections::HashSet;
+
+use caps::{CapSet, Capability, CapsHashSet};
+use oci_spec::runtime::LinuxCapabilities;
+
+use crate::error::{Error, Result};
+
+/// The parsed sets; `None` leaves a set as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CapabilityPlan {
+    /// Bounding set.
+    pub bounding: Option<CapsHashSet>,
+    /// Effective set.
+    pub effective: Option<CapsHashSet>,
+    /// Inheritable set.
+    pub inheritable: Option<CapsHashSet>,
+    /// Permitted set.
+    pub permitted: Option<CapsHashSet>,
+    /// Ambient set.
+    pub ambient: Option<CapsHashSet>,
+}
+
+fn convert(
+    set: &Option<HashSet<oci_spec::runtime::Capability>>,
+    field: &str,
+) -> Result<Option<CapsHashSet>> {
+    let Some(set) = set else { return Ok(None) };
+    let mut out = CapsHashSet::new();
+    for cap in set {
+        let name = serde_json::to_value(cap)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        match name.parse::<Capability>() {
+            Ok(c) => {
+                out.insert(c);
+            }
+            Err(_) => {
+                return Err(Error::invalid(format!(
+                    "process.capabilities.{field}: unknown capability {name:?}"
+                )))
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+impl CapabilityPlan {
+    /// Parses the spec's sets.
+    pub fn from_spec(c: &LinuxCapabilities) -> Result<Self> {
+        Ok(CapabilityPlan {
+            bounding: convert(c.bounding(), "bounding")?,
+            effective: convert(c.effective(), "effective")?,
+            inheritable: convert(c.inheritable(), "inheritable")?,
+            permitted: convert(c.permitted(), "permitted")?,
+            ambient: convert(c.ambient(), "ambient")?,
+        })
+    }
+
+    /// Capabilities to drop from the bounding set, among those the running
+    /// kernel knows (a spec from a newer kernel must not fail here).
+    pub fn bounding_drops(&self) -> Vec<Capability> {
+        let Some(keep) = &self.bounding else {
+            return vec![];
+        };
+        let mut drop: Vec<_> = caps::runtime::thread_all_supported()
+            .into_iter()
+            .filter(|c| !keep.contains(c))
+            .collect();
+        drop.sort_by_key(|c| c.index());
+        drop
+    }
+
+    /// Drops the bounding set. Needs CAP_SETPCAP, so it runs before the
+    /// user changes.
+    pub fn apply_bounding(&self) -> Result<()> {
+        for cap in self.bounding_drops() {
+            caps::drop(None, CapSet::Bounding, cap).map_err(|e| {
+                Error::invalid(format!("dropping {cap} from the bounding set: {e}"))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Sets inheritable, effective, then permitted, then raises ambient
+    /// (which must be in both permitted and inheritable). Runs after the
+    /// user change, which kept permitted capabilities with PR_SET_KEEPCAPS.
+    ///
+    /// The order matters because each set is changed by its own capset(2):
+    /// inheritable while CAP_SETPCAP may still be effective, and permitted
+    /// last, since the effective set must stay a subset of it.
+    pub fn apply_sets(&self) -> Result<()> {
+        let known: CapsHashSet = caps::runtime::thread_all_supported();
+        let filter = |s: &CapsHashSet| -> CapsHashSet {
+            s.iter().filter(|c| known.contains(c)).copied().collect()
+        };
+        for (set, value, name) in [
+            (CapSet::Inheritable, &self.inheritable, "inheritable"),
+            (CapSet::Effective, &self.effective, "effective"),
+            (CapSet::Permitted, &self.permitted, "permitted"),
+        ] {
+            if let Some(v) = value {
+                caps::set(None, set, &filter(v))
+                    .map_err(|e| Error::invalid(format!("setting the {name} capabilities: {e}")))?;
+            }
+        }
+        if let Some(ambient) = &self.ambient {
+            caps::clear(None, CapSet::Ambient)
+                .map_err(|e| Error::invalid(format!("clearing ambient capabilities: {e}")))?;
+            for cap in filter(ambient) {
+                caps::raise(None, CapSet::Ambient, cap)
+                    .map_err(|e| Error::invalid(format!("raising ambient capability {cap} (it must be permitted and inheritable): {e}")))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_spec_sets() {
+        let c: LinuxCapabilities = serde_json::from_value(serde_json::json!({
+            "bounding": ["CAP_CHOWN", "CAP_KILL"],
+            "effective": ["CAP_KILL"],
+            "permitted": ["CAP_CHOWN", "CAP_KILL"]
+        }))
+        .unwrap();
+        let plan = CapabilityPlan::from_spec(&c).unwrap();
+        assert_eq!(plan.bounding.as_ref().unwrap().len(), 2);
+        assert!(plan
+            .effective
+            .as_ref()
+            .unwrap()
+            .contains(&Capability::CAP_KILL));
+        assert!(plan.inheritable.is_none() && plan.ambient.is_none());
+        let drops = plan.bounding_drops();
+        assert!(drops.contains(&Capability::CAP_SYS_ADMIN));
+        assert!(!drops.contains(&Capability::CAP_CHOWN) && !drops.contains(&Capability::CAP_KILL));
+    }
+
+    #[test]
+    fn no_bounding_means_no_drops() {
+        assert!(CapabilityPlan::default().bounding_drops().is_empty());
+    }
+}

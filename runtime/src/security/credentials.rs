@@ -1,0 +1,101 @@
+//! Switching to `process.user`: groups, gid, uid, umask, and HOME.
+
+use std::path::Path;
+
+use nix::unistd::{Gid, Uid};
+use oci_spec::runtime::User;
+
+use crate::error::{Context, Result};
+
+/// Switches the process to the container user, keeping permitted
+/// capabilities across the uid change (the capability sets are applied
+/// right after).
+pub fn switch_user(user: &User) -> Result<()> {
+    let uid = Uid::from_raw(user.uid());
+    let gid = Gid::from_raw(user.gid());
+    let groups: Vec<Gid> = user
+        .additional_gids()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    // A rootless user namespace denies setgroups(2); the only group is then
+    // the mapped one.
+    let setgroups_allowed = std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() != "deny")
+        .unwrap_or(true);
+    if setgroups_allowed {
+        nix::unistd::setgroups(&groups).ctx(|| {
+            format!(
+                "setting additional groups {:?}",
+                user.additional_gids().as_deref().unwrap_or_default()
+            )
+        })?;
+    }
+    nix::sys::prctl::set_keepcaps(true)
+        .ctx(|| "keeping capabilities across the uid change".into())?;
+    nix::unistd::setresgid(gid, gid, gid)
+        .ctx(|| format!("setting gid {gid} (is it mapped in the user namespace?)"))?;
+    nix::unistd::setresuid(uid, uid, uid)
+        .ctx(|| format!("setting uid {uid} (is it mapped in the user namespace?)"))?;
+    nix::sys::prctl::set_keepcaps(false).ctx(|| "resetting keepcaps".into())?;
+    let umask = user.umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    Ok(())
+}
+
+/// The home directory of `uid` in a passwd file's text, if listed.
+pub fn home_of(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        (f.len() >= 7 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
+    })
+}
+
+/// Adds `HOME` when the spec's environment lacks it, from the container's
+/// /etc/passwd, else `/` (as runc does).
+pub fn ensure_home(env: &mut Vec<String>, uid: u32, root: &Path) {
+    if env.iter().any(|e| e.starts_with("HOME=")) {
+        return;
+    }
+    let home = std::fs::read_to_string(root.join("etc/passwd"))
+        .ok()
+        .and_then(|p| home_of(&p, uid))
+        .filter(|h| !h.is_empty());
+    env.push(format!("HOME={}", home.as_deref().unwrap_or("/")));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn home_lookup() {
+        let passwd =
+            "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33::/var/www:/sbin/nologin\nbad line\n";
+        assert_eq!(home_of(passwd, 0).as_deref(), Some("/root"));
+        assert_eq!(home_of(passwd, 33).as_deref(), Some("/var/www"));
+        assert_eq!(home_of(passwd, 1000), None);
+    }
+
+    #[test]
+    fn home_added_only_when_missing() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("etc")).unwrap();
+        std::fs::write(
+            tmp.path().join("etc/passwd"),
+            "app:x:1000:1000::/home/app:/bin/sh\n",
+        )
+        .unwrap();
+        let mut env = vec!["PATH=/bin".to_string()];
+        ensure_home(&mut env, 1000, tmp.path());
+        assert_eq!(env.last().unwrap(), "HOME=/home/app");
+        let mut env = vec!["HOME=/x".to_string()];
+        ensure_home(&mut env, 1000, tmp.path());
+        assert_eq!(env, vec!["HOME=/x"]);
+        let mut env = vec![];
+        ensure_home(&mut env, 5, tmp.path());
+        assert_eq!(env, vec!["HOME=/"]);
+    }
+}

@@ -1,0 +1,335 @@
+//! Loading a bundle's `config.json` and checking it before anything is
+//! created, so that bad input fails early and leaves nothing behind.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::error::{Context, Error, Result};
+
+/// A bundle: its directory, its parsed spec and its resolved rootfs.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// Absolute path of the bundle directory.
+    pub dir: PathBuf,
+    /// The parsed `config.json`.
+    pub spec: Spec,
+    /// Absolute path of the rootfs (`root.path`, relative to the bundle if
+    /// it is relative, as containerd writes it).
+    pub rootfs: PathBuf,
+}
+
+impl Bundle {
+    /// Loads and validates `<dir>/config.json`.
+    pub fn load(dir: &Path) -> Result<Bundle> {
+        let dir = std::fs::canonicalize(dir).ctx(|| format!("bundle {}", dir.display()))?;
+        let config = dir.join("config.json");
+        let raw = std::fs::read(&config).ctx(|| format!("reading {}", config.display()))?;
+        let spec = parse(&raw).map_err(|e| Error::invalid(format!("{}: {e}", config.display())))?;
+        validate(&spec).map_err(|e| Error::invalid(format!("{}: {e}", config.display())))?;
+        let root = spec
+            .root()
+            .as_ref()
+            .map(|r| r.path().clone())
+            .unwrap_or_default();
+        let rootfs = dir.join(&root);
+        let meta = std::fs::metadata(&rootfs).ctx(|| format!("rootfs {}", rootfs.display()))?;
+        if !meta.is_dir() {
+            return Err(Error::invalid(format!(
+                "rootfs {}: not a directory",
+                rootfs.display()
+            )));
+        }
+        let rootfs =
+            std::fs::canonicalize(&rootfs).ctx(|| format!("rootfs {}", rootfs.display()))?;
+        Ok(Bundle { dir, spec, rootfs })
+    }
+}
+
+/// Parses a spec, naming the JSON path of the first bad field.
+pub fn parse(raw: &[u8]) -> std::result::Result<Spec, String> {
+    let de = &mut serde_json::Deserializer::from_slice(raw);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let what = inner.to_string();
+        if path == "." || path.is_empty() {
+            format!("invalid json: {what}")
+        } else {
+            format!("{path}: {what}")
+        }
+    })
+}
+
+/// Whether the spec asks for a namespace of this type (new or joined).
+pub fn has_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
+    namespaces(spec).iter().any(|n| n.typ() == typ)
+}
+
+/// The spec's `linux.namespaces`, or none.
+pub fn namespaces(spec: &Spec) -> Vec<oci_spec::runtime::LinuxNamespace> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default()
+}
+
+/// Checks what serde cannot: required fields, relations between fields.
+/// Each message names the field at fault.
+pub fn validate(spec: &Spec) -> std::result::Result<(), String> {
+    let root = spec.root().as_ref().ok_or("root must be set")?;
+    if root.path().as_os_str().is_empty() {
+        return Err("root.path must not be empty".into());
+    }
+    let process = spec.process().as_ref().ok_or("process must be set")?;
+    let args = process.args().as_deref().unwrap_or_default();
+    if args.is_empty() {
+        return Err("process.args must not be empty".into());
+    }
+    if !process.cwd().is_absolute() {
+        return Err(format!(
+            "process.cwd must be an absolute path, not {:?}",
+            process.cwd()
+        ));
+    }
+    let mut seen = HashSet::new();
+    for ns in namespaces(spec) {
+        if !seen.insert(ns.typ()) {
+            return Err(format!(
+                "linux.namespaces: duplicate namespace type {}",
+                ns.typ()
+            ));
+        }
+        if let Some(path) = ns.path() {
+            if !path.is_absolute() {
+                return Err(format!(
+                    "linux.namespaces: {} path must be absolute, not {:?}",
+                    ns.typ(),
+                    path
+                ));
+            }
+        }
+    }
+    let linux = spec.linux().as_ref();
+    let new_user = namespaces(spec)
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
+    let has_maps = linux.is_some_and(|l| {
+        l.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+            || l.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+    });
+    if new_user {
+        let uid = linux
+            .and_then(|l| l.uid_mappings().as_ref())
+            .is_some_and(|m| !m.is_empty());
+        let gid = linux
+            .and_then(|l| l.gid_mappings().as_ref())
+            .is_some_and(|m| !m.is_empty());
+        if !uid || !gid {
+            return Err(
+                "linux.uidMappings and linux.gidMappings must be set for a new user namespace"
+                    .into(),
+            );
+        }
+    } else if has_maps {
+        return Err(
+            "linux.uidMappings/gidMappings need a new user namespace in linux.namespaces".into(),
+        );
+    }
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
+        && !has_namespace(spec, LinuxNamespaceType::Uts)
+    {
+        return Err("hostname needs a uts namespace in linux.namespaces".into());
+    }
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty())
+        && !has_namespace(spec, LinuxNamespaceType::Uts)
+    {
+        return Err("domainname needs a uts namespace in linux.namespaces".into());
+    }
+    if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
+        let mut keys: Vec<_> = sysctl.keys().collect();
+        keys.sort();
+        for key in keys {
+            check_sysctl(spec, key)?;
+        }
+    }
+    if let Some(rlimits) = process.rlimits() {
+        let mut seen = HashSet::new();
+        for r in rlimits {
+            if !seen.insert(format!("{:?}", r.typ())) {
+                return Err(format!("process.rlimits: duplicate type {:?}", r.typ()));
+            }
+            if r.soft() > r.hard() {
+                return Err(format!(
+                    "process.rlimits: {:?} soft limit {} is above hard limit {}",
+                    r.typ(),
+                    r.soft(),
+                    r.hard()
+                ));
+            }
+        }
+    }
+    if let Some(prop) = linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        crate::rootfs::options::propagation(prop)
+            .ok_or_else(|| format!("linux.rootfsPropagation: unknown value {prop:?}"))?;
+    }
+    for (i, m) in spec
+        .mounts()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        if m.destination().as_os_str().is_empty() {
+            return Err(format!("mounts[{i}].destination must not be empty"));
+        }
+    }
+    Ok(())
+}
+
+/// runc's rule: a sysctl may only be set in a namespace the container owns.
+fn check_sysctl(spec: &Spec, key: &str) -> std::result::Result<(), String> {
+    const IPC: [&str; 7] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+    ];
+    let needs =
+        if IPC.contains(&key) || key.starts_with("fs.mqueue.") || key == "kernel.shm_rmid_forced" {
+            LinuxNamespaceType::Ipc
+        } else if key.starts_with("net.") {
+            LinuxNamespaceType::Network
+        } else if key == "kernel.hostname" || key == "kernel.domainname" {
+            LinuxNamespaceType::Uts
+        } else {
+            return Err(format!(
+                "linux.sysctl: {key:?} is not namespaced and cannot be set for a container"
+            ));
+        };
+    if !has_namespace(spec, needs) {
+        return Err(format!(
+            "linux.sysctl: {key:?} needs a {needs} namespace in linux.namespaces"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> serde_json::Value {
+        json!({
+            "ociVersion": "1.2.0",
+            "process": {"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+            "root": {"path": "rootfs"},
+            "hostname": "h",
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}]}
+        })
+    }
+
+    fn check(v: serde_json::Value) -> std::result::Result<(), String> {
+        let spec = parse(v.to_string().as_bytes())?;
+        validate(&spec)
+    }
+
+    #[test]
+    fn base_spec_is_valid() {
+        check(base()).unwrap();
+    }
+
+    #[test]
+    fn parse_errors_name_the_field() {
+        let mut v = base();
+        v["linux"]["namespaces"][1]["type"] = json!("bogus");
+        let err = check(v).unwrap_err();
+        assert!(
+            err.starts_with("linux.namespaces[1].type: unknown variant `bogus`"),
+            "{err}"
+        );
+        let err = parse(b"{not json").unwrap_err();
+        assert!(
+            err.starts_with("invalid json") || err.contains("key must be a string"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_pieces() {
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("process");
+        assert_eq!(check(v).unwrap_err(), "process must be set");
+        let mut v = base();
+        v["process"]["args"] = json!([]);
+        assert_eq!(check(v).unwrap_err(), "process.args must not be empty");
+        let mut v = base();
+        v["process"]["cwd"] = json!("rel");
+        assert!(check(v)
+            .unwrap_err()
+            .starts_with("process.cwd must be an absolute path"));
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("root");
+        assert_eq!(check(v).unwrap_err(), "root must be set");
+    }
+
+    #[test]
+    fn namespace_relations() {
+        let mut v = base();
+        v["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "pid"}]);
+        assert_eq!(
+            check(v).unwrap_err(),
+            "linux.namespaces: duplicate namespace type pid"
+        );
+        let mut v = base();
+        v["linux"]["namespaces"] = json!([{"type": "mount"}]);
+        assert_eq!(
+            check(v).unwrap_err(),
+            "hostname needs a uts namespace in linux.namespaces"
+        );
+        let mut v = base();
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        assert!(check(v).unwrap_err().contains("uidMappings"));
+        let mut v = base();
+        v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+        assert!(check(v).unwrap_err().contains("need a new user namespace"));
+        let mut v = base();
+        v["linux"]["namespaces"][0]["path"] = json!("relative/ns");
+        assert!(check(v).unwrap_err().contains("must be absolute"));
+    }
+
+    #[test]
+    fn sysctls_need_their_namespace() {
+        let mut v = base();
+        v["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+        assert!(check(v).unwrap_err().contains("needs a net namespace"));
+        let mut v = base();
+        v["linux"]["sysctl"] = json!({"vm.swappiness": "1"});
+        assert!(check(v).unwrap_err().contains("not namespaced"));
+        let mut v = base();
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "network"}));
+        v["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+        check(v).unwrap();
+    }
+
+    #[test]
+    fn rlimits_and_propagation() {
+        let mut v = base();
+        v["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}]);
+        assert!(check(v).unwrap_err().contains("above hard limit"));
+        let mut v = base();
+        v["linux"]["rootfsPropagation"] = json!("sideways");
+        assert!(check(v).unwrap_err().contains("rootfsPropagation"));
+    }
+}

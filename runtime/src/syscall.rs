@@ -1,0 +1,254 @@
+//! The seam between container set-up logic and the kernel.
+//!
+//! Mounting, pivoting and creating device nodes need root and change the
+//! machine; they go through [`Syscall`] so that the logic deciding *what*
+//! to mount can be unit-tested with [`RecordingSyscall`], which records the
+//! calls instead of making them. File creation inside a rootfs is not
+//! behind the seam: tests run it for real in a temporary directory.
+
+use std::path::{Path, PathBuf};
+
+use nix::mount::{MntFlags, MsFlags};
+use nix::sys::stat::{Mode, SFlag};
+
+/// Privileged operations used while building a container's filesystem.
+pub trait Syscall {
+    /// mount(2).
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> nix::Result<()>;
+    /// umount2(2).
+    fn umount2(&self, target: &Path, flags: MntFlags) -> nix::Result<()>;
+    /// mount_setattr(2) with AT_RECURSIVE when `recursive`.
+    fn mount_setattr(&self, target: &Path, recursive: bool, set: u64, clr: u64) -> nix::Result<()>;
+    /// pivot_root(2).
+    fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()>;
+    /// chroot(2).
+    fn chroot(&self, path: &Path) -> nix::Result<()>;
+    /// chdir(2).
+    fn chdir(&self, path: &Path) -> nix::Result<()>;
+    /// mknod(2) at a path.
+    fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> nix::Result<()>;
+}
+
+/// The real kernel.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LinuxSyscall;
+
+impl Syscall for LinuxSyscall {
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> nix::Result<()> {
+        nix::mount::mount(source, target, fstype, flags, data)
+    }
+
+    fn umount2(&self, target: &Path, flags: MntFlags) -> nix::Result<()> {
+        nix::mount::umount2(target, flags)
+    }
+
+    fn mount_setattr(&self, target: &Path, recursive: bool, set: u64, clr: u64) -> nix::Result<()> {
+        #[repr(C)]
+        struct MountAttr {
+            attr_set: u64,
+            attr_clr: u64,
+            propagation: u64,
+            userns_fd: u64,
+        }
+        let attr = MountAttr {
+            attr_set: set,
+            attr_clr: clr,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        let path = std::ffi::CString::new(target.as_os_str().as_encoded_bytes())
+            .map_err(|_| nix::errno::Errno::EINVAL)?;
+        let flags = if recursive { libc::AT_RECURSIVE } else { 0 };
+        // SAFETY: path is a valid C string and attr a properly sized,
+        // initialised mount_attr that outlives the call.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                flags,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            )
+        };
+        nix::errno::Errno::result(rc).map(drop)
+    }
+
+    fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()> {
+        nix::unistd::pivot_root(new_root, put_old)
+    }
+
+    fn chroot(&self, path: &Path) -> nix::Result<()> {
+        nix::unistd::chroot(path)
+    }
+
+    fn chdir(&self, path: &Path) -> nix::Result<()> {
+        nix::unistd::chdir(path)
+    }
+
+    fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> nix::Result<()> {
+        nix::sys::stat::mknod(path, kind, perm, dev)
+    }
+}
+
+/// One recorded call, with `/proc/self/fd/N` targets resolved to the
+/// path they named when the call was made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// mount(2).
+    Mount {
+        source: Option<PathBuf>,
+        target: PathBuf,
+        fstype: Option<String>,
+        flags: MsFlags,
+        data: Option<String>,
+    },
+    /// umount2(2).
+    Umount { target: PathBuf },
+    /// mount_setattr(2).
+    SetAttr {
+        target: PathBuf,
+        recursive: bool,
+        set: u64,
+        clr: u64,
+    },
+    /// pivot_root(2).
+    PivotRoot { new_root: PathBuf },
+    /// chroot(2).
+    Chroot { path: PathBuf },
+    /// chdir(2).
+    Chdir { path: PathBuf },
+    /// mknod(2).
+    Mknod {
+        path: PathBuf,
+        kind: SFlag,
+        perm: Mode,
+        dev: u64,
+    },
+}
+
+/// A [`Syscall`] that records calls and succeeds (or fails on request).
+#[derive(Debug, Default)]
+pub struct RecordingSyscall {
+    calls: std::cell::RefCell<Vec<Call>>,
+    fail_mount_type: Option<(String, nix::errno::Errno)>,
+}
+
+impl RecordingSyscall {
+    /// A recorder whose mounts of `fstype` fail with `errno`.
+    pub fn failing_mounts_of(fstype: &str, errno: nix::errno::Errno) -> Self {
+        RecordingSyscall {
+            calls: Default::default(),
+            fail_mount_type: Some((fstype.into(), errno)),
+        }
+    }
+
+    /// The calls so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.borrow().clone()
+    }
+
+    fn record(&self, call: Call) {
+        self.calls.borrow_mut().push(call);
+    }
+}
+
+/// Resolves a `/proc/self/fd/N` magic link to what it names now.
+fn resolved(path: &Path) -> PathBuf {
+    if let Ok(rest) = path.strip_prefix("/proc/self/fd") {
+        let mut parts = rest.components();
+        if let Some(fd) = parts.next() {
+            if let Ok(target) = std::fs::read_link(Path::new("/proc/self/fd").join(fd)) {
+                return target.join(parts.as_path());
+            }
+        }
+    }
+    path.to_path_buf()
+}
+
+impl Syscall for RecordingSyscall {
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> nix::Result<()> {
+        if let (Some((t, errno)), Some(f)) = (&self.fail_mount_type, fstype) {
+            if t == f {
+                return Err(*errno);
+            }
+        }
+        self.record(Call::Mount {
+            source: source.map(resolved),
+            target: resolved(target),
+            fstype: fstype.map(String::from),
+            flags,
+            data: data.filter(|d| !d.is_empty()).map(String::from),
+        });
+        Ok(())
+    }
+
+    fn umount2(&self, target: &Path, _: MntFlags) -> nix::Result<()> {
+        self.record(Call::Umount {
+            target: resolved(target),
+        });
+        Ok(())
+    }
+
+    fn mount_setattr(&self, target: &Path, recursive: bool, set: u64, clr: u64) -> nix::Result<()> {
+        self.record(Call::SetAttr {
+            target: resolved(target),
+            recursive,
+            set,
+            clr,
+        });
+        Ok(())
+    }
+
+    fn pivot_root(&self, new_root: &Path, _: &Path) -> nix::Result<()> {
+        self.record(Call::PivotRoot {
+            new_root: resolved(new_root),
+        });
+        Ok(())
+    }
+
+    fn chroot(&self, path: &Path) -> nix::Result<()> {
+        self.record(Call::Chroot {
+            path: resolved(path),
+        });
+        Ok(())
+    }
+
+    fn chdir(&self, path: &Path) -> nix::Result<()> {
+        self.record(Call::Chdir {
+            path: resolved(path),
+        });
+        Ok(())
+    }
+
+    fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> nix::Result<()> {
+        self.record(Call::Mknod {
+            path: resolved(path),
+            kind,
+            perm,
+            dev,
+        });
+        Ok(())
+    }
+}
