@@ -19,11 +19,10 @@ fn main() -> ExitCode {
         print!("{}", hako::version::text());
         return ExitCode::SUCCESS;
     }
-    let Some(command) = cli.command.as_ref().map(|_| ()) else {
+    if cli.command.is_none() {
         let _ = Cli::command().print_help();
         return ExitCode::SUCCESS;
-    };
-    let _ = command;
+    }
     // Before anything opens a descriptor: preserved descriptors must be the
     // caller's, never hako's own.
     if let Some(Command::Create(a)) | Some(Command::Run(hako::cli::RunArgs { create: a, .. })) =

@@ -78,15 +78,16 @@ fn cfg<'a>(f: &'a Fixture, spec: &'a Spec, cgroup_ns: bool, user_ns: bool) -> Ro
     }
 }
 
-fn mounts(
-    calls: &[Call],
-) -> Vec<(
+/// A recorded mount: source, target, type, flags, data.
+type Recorded = (
     Option<PathBuf>,
     PathBuf,
     Option<String>,
     MsFlags,
     Option<String>,
-)> {
+);
+
+fn mounts(calls: &[Call]) -> Vec<Recorded> {
     calls
         .iter()
         .filter_map(|c| match c {
