@@ -28,7 +28,8 @@ fn main() -> ExitCode {
     if let Some(Command::Create(a)) | Some(Command::Run(hako::cli::RunArgs { create: a, .. })) =
         &cli.command
     {
-        if let Err(e) = hako::process::fds::check_preserved(a.preserve_fds as i32) {
+        let count = hako::commands::create::listen_fds() + a.preserve_fds as i32;
+        if let Err(e) = hako::process::fds::check_preserved(count) {
             return fail(&e.to_string());
         }
     }

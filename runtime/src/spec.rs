@@ -54,7 +54,11 @@ pub fn parse(raw: &[u8]) -> std::result::Result<Spec, String> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let what = inner.to_string();
-        if path == "." || path.is_empty() {
+        let syntax = matches!(
+            inner.classify(),
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+        );
+        if syntax || path == "." || path == "?" || path.is_empty() {
             format!("invalid json: {what}")
         } else {
             format!("{path}: {what}")

@@ -81,12 +81,13 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
     guard.cgroups = Some(cgroups.clone());
     dir.save_spec(&bundle.spec)?;
 
-    let cfg = InitConfig {
+    let gate = crate::process::init::StartGate::open(&dir.fifo())?;
+    let mut cfg = InitConfig {
         id: args.id.clone(),
         bundle,
         cgroups,
         namespaces,
-        fifo: dir.fifo(),
+        gate: Some(gate),
         console_socket: console,
         no_pivot: args.no_pivot,
         no_new_keyring: args.no_new_keyring,
@@ -94,7 +95,11 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
         extra_env,
         options: ctx.options.clone(),
     };
-    let pid = launcher::launch(&cfg)?;
+    let launched = launcher::launch(&cfg);
+    // hako's copy of the fifo must go: `start` detects a dead init by the
+    // fifo having no reader.
+    drop(cfg.gate.take());
+    let pid = launched?;
     guard.pid = Some(pid);
     let state = ContainerState {
         id: args.id.clone(),
@@ -165,7 +170,7 @@ fn connect(path: &Path) -> Result<OwnedFd> {
 
 /// Socket activation: descriptors systemd passed to hako go on to the
 /// container (LISTEN_FDS, as runc).
-fn listen_fds() -> i32 {
+pub fn listen_fds() -> i32 {
     std::env::var("LISTEN_FDS")
         .ok()
         .and_then(|v| v.parse::<i32>().ok())

@@ -25,6 +25,7 @@ use crate::security::{credentials, rlimits};
 use crate::syscall::LinuxSyscall;
 
 /// The start fifo, held open from before pivot_root until `start`.
+#[derive(Debug)]
 pub struct StartGate {
     read: OwnedFd,
     // Held so that reading blocks until `start` writes instead of seeing
@@ -52,8 +53,13 @@ impl StartGate {
     }
 
     /// Blocks until `hako start` writes to the fifo.
-    pub fn wait(self) -> Result<()> {
+    pub fn wait(&self) -> Result<()> {
         wait_for_start(&self.read)
+    }
+
+    /// The descriptors, to keep them open across fd cleanup.
+    pub fn raw_fds(&self) -> [i32; 2] {
+        [self.read.as_raw_fd(), self._write.as_raw_fd()]
     }
 }
 
@@ -74,12 +80,17 @@ pub fn wait_for_start(fd: &OwnedFd) -> Result<()> {
 pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
     let mut hako_fds = vec![channel.raw_fd()];
     hako_fds.extend(cfg.console_socket.as_ref().map(|s| s.as_raw_fd()));
-    let (prepared, gate) = setup(cfg, &hako_fds)?;
+    let gate = cfg
+        .gate
+        .as_ref()
+        .ok_or_else(|| Error::invalid("no start fifo"))?;
+    hako_fds.extend(gate.raw_fds());
+    let prepared = setup(cfg, &hako_fds)?;
     channel.send(&Message::Ready)?;
     exit_child(start(prepared, gate, &hako_fds))
 }
 
-fn setup(cfg: &InitConfig, hako_fds: &[i32]) -> Result<(Box<dyn Prepared>, StartGate)> {
+fn setup(cfg: &InitConfig, hako_fds: &[i32]) -> Result<Box<dyn Prepared>> {
     // Signals blocked by `hako run` for forwarding must not stay blocked.
     SigSet::empty()
         .thread_set_mask()
@@ -95,7 +106,6 @@ fn setup(cfg: &InitConfig, hako_fds: &[i32]) -> Result<(Box<dyn Prepared>, Start
     if plan.creates(LinuxNamespaceType::Network) {
         crate::namespaces::loopback::up()?;
     }
-    let gate = StartGate::open(&cfg.fifo)?;
     if !cfg.no_new_keyring {
         crate::keyring::join_new(&cfg.id)?;
     }
@@ -170,13 +180,12 @@ fn setup(cfg: &InitConfig, hako_fds: &[i32]) -> Result<(Box<dyn Prepared>, Start
 
     // Close anything set-up left open before the engine opens its own.
     let mut keep = hako_fds.to_vec();
-    keep.extend([gate.read.as_raw_fd(), gate._write.as_raw_fd()]);
     keep.extend(crate::logging::file_fd());
     super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
 
     let workload = workload(cfg, process)?;
     let prepared = crate::engines::chain().prepare(&workload)?;
-    Ok((prepared, gate))
+    Ok(prepared)
 }
 
 fn workload(cfg: &InitConfig, process: &oci_spec::runtime::Process) -> Result<Workload> {
@@ -217,7 +226,7 @@ fn set_domainname(name: &str) -> Result<()> {
 
 /// After `ready`: wait for `start`, close what the workload must not
 /// inherit, and run it. Returns init's exit code.
-fn start(prepared: Box<dyn Prepared>, gate: StartGate, hako_fds: &[i32]) -> i32 {
+fn start(prepared: Box<dyn Prepared>, gate: &StartGate, hako_fds: &[i32]) -> i32 {
     if let Err(e) = gate.wait() {
         eprintln!("hako: {e}");
         return 1;

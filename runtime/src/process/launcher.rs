@@ -10,7 +10,6 @@
 //! ```
 
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
 
 use hako_executors::RuntimeOptions;
 use nix::sys::signal::{kill, Signal};
@@ -35,8 +34,10 @@ pub struct InitConfig {
     pub cgroups: CgroupSet,
     /// Namespaces to create and join.
     pub namespaces: NamespacePlan,
-    /// The start fifo.
-    pub fifo: PathBuf,
+    /// The start fifo, opened by hako before the user namespace exists
+    /// (container root may not be able to reach the state directory).
+    /// hako's own copy is dropped once init is ready.
+    pub gate: Option<super::init::StartGate>,
     /// The connected `--console-socket`, when the process has a terminal.
     pub console_socket: Option<OwnedFd>,
     /// `--no-pivot`.

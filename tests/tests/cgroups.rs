@@ -1,0 +1,151 @@
+//! cgroup placement and removal on whatever layout the host has.
+
+use hako_tests::{unique_id, Bundle, Hako};
+use serde_json::json;
+
+fn mounted_hierarchies() -> Vec<(String, String)> {
+    // (mount point, controllers or "" for v2)
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let mp = left.split(' ').nth(4)?.to_string();
+            let mut r = right.split(' ');
+            let fstype = r.next()?;
+            let opts = r.nth(1).unwrap_or("");
+            match fstype {
+                "cgroup2" => Some((mp, String::new())),
+                "cgroup" => Some((
+                    mp,
+                    opts.split(',')
+                        .filter(|o| *o != "rw" && *o != "ro" && *o != "xattr")
+                        .collect::<Vec<_>>()
+                        .join(","),
+                )),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn own_cgroups(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap()
+}
+
+#[test]
+fn init_is_placed_in_every_hierarchy() {
+    let h = Hako::new();
+    let mut b = Bundle::busybox(&["sleep", "1000"]);
+    let id = unique_id("cg");
+    let path = format!("/hako-test/{id}");
+    b.edit(|s| s["linux"]["cgroupsPath"] = json!(path));
+    h.create(&id, &b);
+    let pid = h.pid(&id);
+    let cg = own_cgroups(pid);
+    let hierarchies = mounted_hierarchies();
+    assert!(!hierarchies.is_empty(), "no cgroup hierarchy mounted");
+    for (mp, _) in &hierarchies {
+        let dir = std::path::Path::new(mp).join(path.trim_start_matches('/'));
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs"))
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        assert!(
+            procs.lines().any(|l| l == pid.to_string()),
+            "{} lacks init {pid}",
+            dir.display()
+        );
+    }
+    for line in cg.lines() {
+        assert!(line.ends_with(&path), "init outside {path}: {line}");
+    }
+    h.run(&["delete", &id]).ok();
+    for (mp, _) in &hierarchies {
+        assert!(!std::path::Path::new(mp)
+            .join(path.trim_start_matches('/'))
+            .exists());
+    }
+    h.assert_gone(&id, &b, None);
+}
+
+#[test]
+fn default_path_is_hako_id() {
+    let h = Hako::new();
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    let id = unique_id("cgdef");
+    h.create(&id, &b);
+    let cg = own_cgroups(h.pid(&id));
+    assert!(
+        cg.lines().all(|l| l.ends_with(&format!("/hako/{id}"))),
+        "{cg}"
+    );
+    h.run(&["delete", &id]).ok();
+    h.assert_gone(&id, &b, None);
+}
+
+#[test]
+fn relative_path_is_under_hakos_own_cgroup() {
+    let h = Hako::new();
+    let mut b = Bundle::busybox(&["sleep", "1000"]);
+    let id = unique_id("cgrel");
+    b.edit(|s| s["linux"]["cgroupsPath"] = json!(format!("rel/{id}")));
+    h.create(&id, &b);
+    let cg = own_cgroups(h.pid(&id));
+    let mine = own_cgroups(std::process::id() as i32);
+    for (theirs, ours) in cg.lines().zip(mine.lines()) {
+        let base = ours.rsplit(':').next().unwrap().trim_end_matches('/');
+        assert!(
+            theirs.ends_with(&format!("{base}/rel/{id}")),
+            "{theirs} not under {base}"
+        );
+    }
+    h.run(&["delete", &id]).ok();
+    h.assert_gone(&id, &b, None);
+}
+
+#[test]
+fn container_sees_its_own_cgroup_as_root() {
+    let h = Hako::new();
+    let b = Bundle::sh("cat /proc/self/cgroup; ls /sys/fs/cgroup | tr '\\n' ' '");
+    let id = unique_id("cgns");
+    let out = h.run_bundle(&id, &b).ok();
+    let mut lines = out.stdout.lines();
+    for line in lines
+        .by_ref()
+        .take_while(|l| l.contains("::") || l.matches(':').count() == 2)
+    {
+        assert!(
+            line.ends_with(":/"),
+            "with a cgroup namespace the container is at its root: {line}"
+        );
+    }
+    for (mp, _) in mounted_hierarchies() {
+        let name = std::path::Path::new(&mp)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if mp == "/sys/fs/cgroup" {
+            continue;
+        }
+        assert!(
+            out.stdout.contains(&name),
+            "{name} missing from the container's /sys/fs/cgroup: {}",
+            out.stdout
+        );
+    }
+    h.assert_gone(&id, &b, None);
+}
+
+#[test]
+fn systemd_cgroup_without_systemd_is_a_clear_error() {
+    if std::path::Path::new("/run/systemd/system").exists() {
+        eprintln!("SKIPPING CHECK: systemd runs on this host, the no-systemd error path cannot be exercised");
+        return;
+    }
+    let h = Hako::new();
+    let b = Bundle::sh("true");
+    let id = unique_id("sysd");
+    let out = h.run(&["--systemd-cgroup", "create", "--bundle", &b.arg(), &id]);
+    out.fails_with("systemd is not running");
+    h.assert_gone(&id, &b, None);
+}

@@ -1,0 +1,178 @@
+//! Bad input: one clear line, a non-zero exit, nothing left behind.
+
+use hako_tests::{unique_id, Bundle, Hako};
+use serde_json::json;
+
+fn create_fails(h: &Hako, b: &Bundle, id: &str, needle: &str) {
+    h.run(&["create", "--bundle", &b.arg(), id])
+        .fails_with(needle);
+    h.assert_gone(id, b, None);
+    assert!(
+        std::fs::read_dir(h.root()).map(|d| d.count()).unwrap_or(0) == 0,
+        "state root not empty"
+    );
+}
+
+#[test]
+fn missing_or_malformed_config() {
+    let h = Hako::new();
+    let b = Bundle::sh("true");
+    std::fs::remove_file(b.path().join("config.json")).unwrap();
+    create_fails(
+        &h,
+        &b,
+        &unique_id("nocfg"),
+        "config.json: no such file or directory",
+    );
+    std::fs::write(b.path().join("config.json"), "{ not json").unwrap();
+    create_fails(&h, &b, &unique_id("badjson"), "config.json: invalid json");
+    let out = h.run(&["create", "--bundle", "/no/such/bundle", "x"]);
+    out.fails_with("bundle /no/such/bundle: no such file or directory");
+}
+
+#[test]
+fn missing_rootfs() {
+    let h = Hako::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|s| s["root"]["path"] = json!("nowhere"));
+    create_fails(&h, &b, &unique_id("noroot"), "rootfs");
+    let out = h.run(&["create", "--bundle", &b.arg(), "x"]);
+    assert!(out.stderr.contains("nowhere"), "{out:?}");
+}
+
+#[test]
+fn invalid_and_duplicate_ids() {
+    let h = Hako::new();
+    let b = Bundle::busybox(&["sleep", "100"]);
+    for bad in ["../x", "a/b", "", &"x".repeat(300), "."] {
+        let out = h.run(&["create", "--bundle", &b.arg(), bad]);
+        out.fails_with("container id");
+    }
+    assert!(!h.root().join("x").exists());
+    let id = unique_id("dup");
+    h.create(&id, &b);
+    h.run(&["create", "--bundle", &b.arg(), &id])
+        .fails_with("already exists");
+    assert_eq!(h.status(&id), "created", "the first container is untouched");
+    h.run(&["delete", &id]).ok();
+    h.assert_gone(&id, &b, None);
+}
+
+#[test]
+fn unknown_namespace_type() {
+    let h = Hako::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|s| {
+        s["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "bogus"}))
+    });
+    create_fails(
+        &h,
+        &b,
+        &unique_id("badns"),
+        "linux.namespaces[6].type: unknown variant `bogus`",
+    );
+}
+
+#[test]
+fn impossible_mount() {
+    let h = Hako::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|s| s["mounts"].as_array_mut().unwrap().push(json!({"destination": "/data", "type": "bind", "source": "/no/such/dir", "options": ["rbind"]})));
+    create_fails(
+        &h,
+        &b,
+        &unique_id("badmount"),
+        "mounts[7] (/data): bind mount source /no/such/dir: no such file or directory",
+    );
+    let mut b = Bundle::sh("true");
+    b.edit(|s| {
+        s["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/x", "type": "nosuchfs", "source": "none"}))
+    });
+    create_fails(
+        &h,
+        &b,
+        &unique_id("badfs"),
+        "mounts[7] (/x): mounting nosuchfs",
+    );
+    let mut b = Bundle::sh("true");
+    b.edit(|s| s["mounts"].as_array_mut().unwrap().push(json!({"destination": "/proc/sys/kernel/core_pattern", "type": "bind", "source": "/etc/hostname", "options": ["bind"]})));
+    create_fails(&h, &b, &unique_id("procmount"), "inside /proc");
+}
+
+#[test]
+fn missing_executable_fails_create() {
+    let h = Hako::new();
+    let b = Bundle::busybox(&["no-such-program"]);
+    create_fails(
+        &h,
+        &b,
+        &unique_id("noexe"),
+        "exec: \"no-such-program\": executable file not found in $PATH",
+    );
+    let b = Bundle::busybox(&["/etc/passwd"]);
+    create_fails(
+        &h,
+        &b,
+        &unique_id("noexec"),
+        "exec: \"/etc/passwd\": permission denied",
+    );
+}
+
+#[test]
+fn bad_process_fields() {
+    let h = Hako::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|s| s["process"]["cwd"] = json!("relative"));
+    create_fails(
+        &h,
+        &b,
+        &unique_id("cwd"),
+        "process.cwd must be an absolute path",
+    );
+    let mut b = Bundle::sh("true");
+    b.edit(|s| s["process"]["args"] = json!([]));
+    create_fails(&h, &b, &unique_id("args"), "process.args must not be empty");
+    let mut b = Bundle::sh("true");
+    b.edit(|s| s["process"]["capabilities"]["bounding"] = json!(["CAP_NOPE"]));
+    create_fails(&h, &b, &unique_id("cap"), "CAP_NOPE");
+    let mut b = Bundle::sh("true");
+    b.edit(|s| s["linux"]["sysctl"] = json!({"vm.swappiness": "10"}));
+    create_fails(
+        &h,
+        &b,
+        &unique_id("sysctl"),
+        "linux.sysctl: \"vm.swappiness\" is not namespaced",
+    );
+    let mut b = Bundle::sh("true");
+    b.edit(|s| {
+        s["linux"]["namespaces"] = json!([{"type": "pid"}]);
+        s.as_object_mut().unwrap().remove("hostname");
+    });
+    create_fails(&h, &b, &unique_id("nomnt"), "mount namespace");
+}
+
+#[test]
+fn failure_inside_init_cleans_up_processes() {
+    // The failure happens in container init (after fork): its processes
+    // and cgroups must be gone too.
+    let h = Hako::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|s| {
+        s["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "network", "path": "/proc/self/ns/nope"}))
+    });
+    b.edit(|s| {
+        let ns = s["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "network" || n.get("path").is_some());
+    });
+    let id = unique_id("initfail");
+    create_fails(&h, &b, &id, "/proc/self/ns/nope");
+}

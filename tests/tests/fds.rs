@@ -1,0 +1,174 @@
+//! stdio, preserved descriptors, socket activation and the console socket.
+
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+
+use hako_tests::{unique_id, Bundle, Hako};
+
+#[test]
+fn stdio_passes_straight_through() {
+    let h = Hako::new();
+    let b = Bundle::sh("read line; echo \"got $line\"; echo to-err >&2");
+    let id = unique_id("stdio");
+    let mut cmd = h.cmd();
+    cmd.args(["run", "--bundle", &b.arg(), &id])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = hako_tests::reaper::spawn(&mut cmd).unwrap();
+    child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got hello\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "to-err\n");
+    assert!(out.status.success());
+    h.assert_gone(&id, &b, None);
+}
+
+#[test]
+fn only_stdio_reaches_the_container() {
+    let h = Hako::new();
+    // Leak a descriptor into hako the way a careless caller would.
+    let leaked = std::fs::File::open("/etc/hostname").unwrap();
+    let leaked_fd = leaked.as_raw_fd();
+    let b = Bundle::sh("ls /proc/self/fd | tr '\\n' ' '");
+    let id = unique_id("leak");
+    let mut cmd = h.cmd();
+    cmd.args(["run", "--bundle", &b.arg(), &id])
+        .stdin(Stdio::null());
+    // SAFETY: pre_exec only clears close-on-exec on an open descriptor.
+    unsafe {
+        cmd.pre_exec(move || {
+            let flags = libc::fcntl(leaked_fd, libc::F_GETFD);
+            libc::fcntl(leaked_fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            Ok(())
+        });
+    }
+    let out = h.exec(cmd).ok();
+    // 0, 1, 2 and the descriptor ls opened for /proc/self/fd.
+    let fds: Vec<&str> = out.stdout.split_whitespace().collect();
+    assert_eq!(fds.len(), 4, "unexpected descriptors: {fds:?}");
+    assert_eq!(&fds[..3], &["0", "1", "2"]);
+    drop(leaked);
+    h.assert_gone(&id, &b, None);
+}
+
+#[test]
+fn preserve_fds_and_listen_fds() {
+    let h = Hako::new();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "preserved content\n").unwrap();
+    let b = Bundle::sh("cat <&3; cat <&4; echo LISTEN_FDS=$LISTEN_FDS LISTEN_PID=$LISTEN_PID; ls /proc/self/fd | wc -l");
+    let id = unique_id("pfd");
+    let f3 = std::fs::File::open(file.path()).unwrap();
+    let second = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(second.path(), "listened\n").unwrap();
+    let f4 = std::fs::File::open(second.path()).unwrap();
+    let (a, b4) = (f3.as_raw_fd(), f4.as_raw_fd());
+    let mut cmd = h.cmd();
+    cmd.args(["run", "--preserve-fds", "1", "--bundle", &b.arg(), &id])
+        .env("LISTEN_FDS", "1")
+        .stdin(Stdio::null());
+    // SAFETY: dup2 onto fixed numbers in the child before exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            // dup first: a or b4 may already be 3 or 4.
+            let (a2, b2) = (libc::dup(a), libc::dup(b4));
+            libc::dup2(a2, 3);
+            libc::dup2(b2, 4);
+            Ok(())
+        });
+    }
+    let out = h.exec(cmd).ok();
+    assert_eq!(
+        out.stdout,
+        "preserved content\nlistened\nLISTEN_FDS=1 LISTEN_PID=1\n6\n"
+    );
+    h.assert_gone(&id, &b, None);
+}
+
+#[test]
+fn preserve_fds_must_be_open() {
+    let h = Hako::new();
+    let b = Bundle::sh("true");
+    let id = unique_id("pfdbad");
+    h.run(&["create", "--preserve-fds", "40", "--bundle", &b.arg(), &id])
+        .fails_with("file descriptor");
+    h.assert_gone(&id, &b, None);
+}
+
+#[test]
+fn terminal_goes_to_the_console_socket() {
+    let h = Hako::new();
+    let mut b = Bundle::sh("tty; stty size; echo from-tty");
+    b.edit(|s| {
+        s["process"]["terminal"] = true.into();
+        s["process"]["consoleSize"] = serde_json::json!({"height": 33, "width": 101});
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+    let id = unique_id("tty");
+    let receiver = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 64];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = nix::sys::socket::recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .unwrap();
+        let fd = msg
+            .cmsgs()
+            .unwrap()
+            .find_map(|c| match c {
+                nix::sys::socket::ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+                _ => None,
+            })
+            .expect("a descriptor");
+        // SAFETY: the descriptor was just received and is ours.
+        let mut master = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        let mut text = Vec::new();
+        let mut chunk = [0u8; 256];
+        // Read until the slave side closes (EIO).
+        while let Ok(n) = master.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            text.extend_from_slice(&chunk[..n]);
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    });
+    h.run(&[
+        "create",
+        "--console-socket",
+        &sock_path.display().to_string(),
+        "--bundle",
+        &b.arg(),
+        &id,
+    ])
+    .ok();
+    h.run(&["start", &id]).ok();
+    let text = receiver.join().unwrap();
+    assert!(text.contains("/dev/pts/0"), "{text:?}");
+    assert!(text.contains("33 101"), "{text:?}");
+    assert!(text.contains("from-tty"), "{text:?}");
+    h.wait_status(&id, "stopped");
+    h.run(&["delete", &id]).ok();
+    h.assert_gone(&id, &b, None);
+}
+
+#[test]
+fn terminal_without_console_socket_is_refused() {
+    let h = Hako::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|s| s["process"]["terminal"] = true.into());
+    let id = unique_id("notty");
+    h.run(&["create", "--bundle", &b.arg(), &id])
+        .fails_with("--console-socket");
+    h.assert_gone(&id, &b, None);
+}
