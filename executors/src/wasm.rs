@@ -52,8 +52,15 @@ pub struct WasiConfig {
     pub args: Vec<String>,
     /// Exactly `process.env`, never the runtime's environment.
     pub env: Vec<(String, String)>,
-    /// The container's `/` as `/`, and `process.cwd` as `.`, so that
-    /// relative paths in the guest resolve against the working directory.
+    /// The container's `/`, preopened as `/`.
+    ///
+    /// WASI preview 1 has no working directory: wasi-libc starts every
+    /// guest in `/` and resolves relative paths from there, matching them
+    /// against preopen names with `/` and `.` stripped. A second preopen
+    /// named `.` for `process.cwd` would therefore shadow `/` for *every*
+    /// path (the last registered empty prefix wins), breaking absolute
+    /// paths; so the root is the only preopen and relative paths resolve
+    /// against `/` on every engine.
     pub preopens: Vec<Preopen>,
     /// Where a wasi-http component listens.
     pub http_addr: SocketAddr,

@@ -49,6 +49,11 @@ pub fn delete(dir: ContainerDir, force: bool) -> Result<()> {
         wait_empty(&state.cgroups);
     }
     let cgroup_result = state.cgroups.remove();
+    if let Ok(spec) = dir.load_spec() {
+        let hook_state =
+            crate::hooks::HookState::new(&state.id, "stopped", None, &state.bundle, &spec);
+        crate::hooks::run_warn(crate::hooks::Stage::Poststop, &spec, &hook_state);
+    }
     let dir_result = dir.destroy();
     tracing::debug!(id = %state.id, "container deleted");
     cgroup_result.and(dir_result)

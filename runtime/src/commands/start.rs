@@ -50,5 +50,16 @@ pub fn start(dir: &ContainerDir) -> Result<()> {
         err: e,
     })?;
     tracing::debug!(id = dir.id(), "container started");
+    let spec = dir.load_spec()?;
+    let hook_state =
+        crate::hooks::HookState::new(dir.id(), "running", Some(state.pid), &state.bundle, &spec);
+    if let Err(e) = crate::hooks::run(crate::hooks::Stage::Poststart, &spec, &hook_state) {
+        // As runc: a failed poststart hook takes the container down.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(state.pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        return Err(e);
+    }
     Ok(())
 }

@@ -27,6 +27,11 @@ pub enum Message {
     IdsMapped,
     /// intermediate → hako: container init's pid in hako's pid namespace.
     InitPid(i32),
+    /// init → hako: mounts are done; run the prestart and createRuntime
+    /// hooks (in hako's namespaces) and answer [`Message::HooksDone`].
+    RunHooks,
+    /// hako → init: the runtime-namespace hooks succeeded.
+    HooksDone,
     /// init → hako: the container is set up; the workload is prepared and
     /// init waits for `start`.
     Ready,

@@ -85,12 +85,12 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
         .as_ref()
         .ok_or_else(|| Error::invalid("no start fifo"))?;
     hako_fds.extend(gate.raw_fds());
-    let prepared = setup(cfg, &hako_fds)?;
+    let prepared = setup(cfg, channel, &hako_fds)?;
     channel.send(&Message::Ready)?;
-    exit_child(start(prepared, gate, &hako_fds))
+    exit_child(start(cfg, prepared, gate, &hako_fds))
 }
 
-fn setup(cfg: &InitConfig, hako_fds: &[i32]) -> Result<Box<dyn Prepared>> {
+fn setup(cfg: &InitConfig, channel: &Channel, hako_fds: &[i32]) -> Result<Box<dyn Prepared>> {
     // Signals blocked by `hako run` for forwarding must not stay blocked.
     SigSet::empty()
         .thread_set_mask()
@@ -122,6 +122,7 @@ fn setup(cfg: &InitConfig, hako_fds: &[i32]) -> Result<Box<dyn Prepared>> {
         user_ns: plan.has(LinuxNamespaceType::User),
     };
     let prepared_fs = rootfs::prepare(&sys, &rootfs_cfg)?;
+    run_create_hooks(cfg, channel)?;
     rootfs::enter(&sys, &cfg.bundle.rootfs, cfg.no_pivot)?;
     crate::sysctl::apply(spec)?;
     if process.terminal().unwrap_or(false) {
@@ -188,6 +189,24 @@ fn setup(cfg: &InitConfig, hako_fds: &[i32]) -> Result<Box<dyn Prepared>> {
     Ok(prepared)
 }
 
+/// prestart and createRuntime run in hako's namespaces (hako runs them
+/// and answers), createContainer here, in the container's, all before
+/// pivot_root so that their paths resolve on the host.
+fn run_create_hooks(cfg: &InitConfig, channel: &Channel) -> Result<()> {
+    use crate::hooks::{HookState, Stage};
+    let spec = &cfg.bundle.spec;
+    if !Stage::Prestart.hooks(spec).is_empty() || !Stage::CreateRuntime.hooks(spec).is_empty() {
+        channel.send(&Message::RunHooks)?;
+        match channel.recv()? {
+            Some(Message::HooksDone) => {}
+            // hako reports the hook failure itself.
+            _ => return Err(Error::Child("runtime hooks failed".into())),
+        }
+    }
+    let state = HookState::new(&cfg.id, "creating", None, &cfg.bundle.dir, spec);
+    crate::hooks::run(Stage::CreateContainer, spec, &state)
+}
+
 fn workload(cfg: &InitConfig, process: &oci_spec::runtime::Process) -> Result<Workload> {
     let mut env = process.env().clone().unwrap_or_default();
     env.extend(cfg.extra_env.iter().cloned());
@@ -226,8 +245,18 @@ fn set_domainname(name: &str) -> Result<()> {
 
 /// After `ready`: wait for `start`, close what the workload must not
 /// inherit, and run it. Returns init's exit code.
-fn start(prepared: Box<dyn Prepared>, gate: &StartGate, hako_fds: &[i32]) -> i32 {
+fn start(cfg: &InitConfig, prepared: Box<dyn Prepared>, gate: &StartGate, hako_fds: &[i32]) -> i32 {
     if let Err(e) = gate.wait() {
+        eprintln!("hako: {e}");
+        return 1;
+    }
+    let state =
+        crate::hooks::HookState::new(&cfg.id, "running", None, &cfg.bundle.dir, &cfg.bundle.spec);
+    if let Err(e) = crate::hooks::run(
+        crate::hooks::Stage::StartContainer,
+        &cfg.bundle.spec,
+        &state,
+    ) {
         eprintln!("hako: {e}");
         return 1;
     }

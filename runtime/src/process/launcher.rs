@@ -97,6 +97,7 @@ pub fn launch(cfg: &InitConfig) -> Result<i32> {
             let mut session = Session {
                 intermediate: Some(pid),
                 init: None,
+                hooks_pending: false,
             };
             match session.serve(cfg, &parent) {
                 Ok(init) => Ok(init),
@@ -112,9 +113,20 @@ pub fn launch(cfg: &InitConfig) -> Result<i32> {
 struct Session {
     intermediate: Option<Pid>,
     init: Option<Pid>,
+    hooks_pending: bool,
 }
 
 impl Session {
+    /// prestart and createRuntime, in hako's namespaces, with init's pid.
+    fn run_hooks(&self, cfg: &InitConfig, channel: &Channel) -> Result<()> {
+        use crate::hooks::{HookState, Stage};
+        let pid = self.init.map(Pid::as_raw);
+        let state = HookState::new(&cfg.id, "creating", pid, &cfg.bundle.dir, &cfg.bundle.spec);
+        crate::hooks::run(Stage::Prestart, &cfg.bundle.spec, &state)?;
+        crate::hooks::run(Stage::CreateRuntime, &cfg.bundle.spec, &state)?;
+        channel.send(&Message::HooksDone)
+    }
+
     fn serve(&mut self, cfg: &InitConfig, channel: &Channel) -> Result<i32> {
         loop {
             let msg = channel.recv()?;
@@ -137,7 +149,14 @@ impl Session {
                 Some(Message::InitPid(pid)) => {
                     self.init = Some(Pid::from_raw(pid));
                     self.reap_intermediate()?;
+                    if std::mem::take(&mut self.hooks_pending) {
+                        self.run_hooks(cfg, channel)?;
+                    }
                 }
+                // Init and the intermediate share the channel: the request
+                // may overtake init's pid, which the hooks need.
+                Some(Message::RunHooks) if self.init.is_none() => self.hooks_pending = true,
+                Some(Message::RunHooks) => self.run_hooks(cfg, channel)?,
                 Some(Message::Ready) => {
                     return self.init.map(Pid::as_raw).ok_or_else(|| {
                         Error::invalid("init reported ready before its pid was known")

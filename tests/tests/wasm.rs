@@ -1,0 +1,485 @@
+//! The WebAssembly conformance list, run against every engine.
+//!
+//! Each case is a function taking the engine name; `engine_matrix!` makes
+//! one test per engine. An engine missing from the hako under test fails
+//! its tests: the README's test command builds all three.
+
+use std::time::{Duration, Instant};
+
+use hako_tests::wasm::{example, put_wat, wasm_bundle};
+use hako_tests::{unique_id, Hako};
+use serde_json::json;
+
+macro_rules! engine_matrix {
+    ($($case:ident),* $(,)?) => {
+        mod wasmtime { $( #[test] fn $case() { super::$case("wasmtime") } )* }
+        mod wasmedge { $( #[test] fn $case() { super::$case("wasmedge") } )* }
+        mod wasmer { $( #[test] fn $case() { super::$case("wasmer") } )* }
+    };
+}
+
+engine_matrix!(
+    args_env_cwd_and_files,
+    relative_paths_resolve_from_root,
+    host_files_are_unreachable,
+    exit_codes,
+    trap_is_reported_not_137,
+    stdout_and_stderr_stay_apart,
+    sigterm_stops_a_busy_guest,
+    sigterm_stops_a_blocked_guest,
+    wat_modules_run,
+    compat_smart_sniffs,
+    sandbox_containers_stay_native,
+    hako_wasm_argv0_mode,
+    validation_errors_surface_at_create,
+    components,
+    readonly_root,
+);
+
+fn run(h: &Hako, b: &hako_tests::Bundle) -> hako_tests::Out {
+    let id = unique_id("wasm");
+    let out = h.run_bundle(&id, b);
+    h.assert_gone(&id, b, None);
+    out
+}
+
+fn args_env_cwd_and_files(engine: &str) {
+    let h = Hako::new();
+    let mut b = wasm_bundle(engine, &["hello.wasm", "3", "two words", ""]);
+    b.edit(|s| {
+        s["process"]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("HELLO_FILE=/data/out.txt"))
+    });
+    let out = run(&h, &b);
+    assert_eq!(out.code, 3, "{out:?}");
+    let expected = "hello from wasm\narg[0]=hello.wasm\narg[1]=3\narg[2]=two words\narg[3]=\n\
+                    env GREETING=hi there\nenv HELLO_FILE=/data/out.txt\nenv HOME=/root\nenv PATH=/app:/bin\n";
+    assert!(
+        out.stdout.starts_with(expected),
+        "argv and env, exactly:\n{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("file /data/out.txt: written by hello\n"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(b.rootfs().join("data/out.txt")).unwrap(),
+        "written by hello"
+    );
+}
+
+fn relative_paths_resolve_from_root(engine: &str) {
+    // WASI preview 1 has no working directory: wasi-libc starts guests in
+    // "/" whatever process.cwd says (docs/wasm.md).
+    let h = Hako::new();
+    let b = wasm_bundle(engine, &["/app/hello.wasm"]);
+    let out = run(&h, &b);
+    assert!(out.stdout.contains("cwd=/\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("file hello.txt: written by hello\n"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(b.rootfs().join("hello.txt")).unwrap(),
+        "written by hello"
+    );
+}
+
+fn host_files_are_unreachable(engine: &str) {
+    let h = Hako::new();
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), "host secret").unwrap();
+    let mut b = wasm_bundle(engine, &["/app/hello.wasm"]);
+    let path = secret.path().display().to_string();
+    b.edit(|s| {
+        let env = s["process"]["env"].as_array_mut().unwrap();
+        env.push(json!(format!("HELLO_READ=/../../..{path}")));
+    });
+    let out = run(&h, &b);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        !out.stdout.contains("host secret"),
+        "the guest read a host file: {}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!("read /../../..{path}: error")),
+        "{}",
+        out.stdout
+    );
+    // A file of the rootfs is readable by its absolute path.
+    let mut b = wasm_bundle(engine, &["/app/hello.wasm"]);
+    b.edit(|s| {
+        s["process"]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("HELLO_READ=/data/note.txt"))
+    });
+    let out = run(&h, &b);
+    assert!(
+        out.stdout
+            .contains("read /data/note.txt: a note in the rootfs"),
+        "{}",
+        out.stdout
+    );
+}
+
+fn exit_codes(engine: &str) {
+    let h = Hako::new();
+    assert_eq!(run(&h, &wasm_bundle(engine, &["/app/hello.wasm"])).code, 0);
+    assert_eq!(
+        run(&h, &wasm_bundle(engine, &["/app/hello.wasm", "42"])).code,
+        42
+    );
+    let out = run(&h, &wasm_bundle(engine, &["/app/exit3.wat"]));
+    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(out.stdout, "exiting with code 3\n");
+}
+
+fn trap_is_reported_not_137(engine: &str) {
+    let h = Hako::new();
+    let b = wasm_bundle(engine, &["/app/trap.wat"]);
+    put_wat(
+        &b,
+        "trap.wat",
+        r#"(module (func (export "_start") unreachable))"#,
+    );
+    let out = run(&h, &b);
+    assert_ne!(out.code, 0);
+    assert_ne!(out.code, 137, "a trap must not look like SIGKILL");
+    assert_eq!(out.code, 134, "{out:?}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one trap line: {:?}", out.stderr);
+    assert!(
+        lines[0].contains("wasm trap") && lines[0].contains("unreachable"),
+        "{}",
+        lines[0]
+    );
+}
+
+fn stdout_and_stderr_stay_apart(engine: &str) {
+    let h = Hako::new();
+    let out = run(&h, &wasm_bundle(engine, &["/app/hello.wasm"]));
+    assert_eq!(out.stderr, "hello stderr\n");
+    assert!(!out.stdout.contains("hello stderr"));
+    assert!(out.stdout.starts_with("hello from wasm\n"));
+}
+
+/// Runs hello.wasm with `env_var` set, sends SIGTERM once it runs, and
+/// returns (exit code, time from kill to exit).
+fn stop_with_sigterm(engine: &str, env_var: &str) -> (i32, Duration) {
+    let h = Hako::new();
+    let mut b = wasm_bundle(engine, &["/app/hello.wasm"]);
+    b.edit(|s| {
+        s["process"]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!(env_var))
+    });
+    let id = unique_id("stop");
+    let mut cmd = h.cmd();
+    cmd.args(["run", "--bundle", &b.arg(), &id])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = hako_tests::reaper::spawn(&mut cmd).unwrap();
+    // The guest prints before it spins or sleeps: wait for that.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    assert_eq!(&first, b"hello from wasm\n");
+    let killed = Instant::now();
+    h.run(&["kill", &id, "TERM"]).ok();
+    // A liveness bound, not a speed assertion (benches/ measures speed).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the guest ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let took = killed.elapsed();
+    hako_tests::reaper::untrack(child.id());
+    eprintln!("{engine}: stopped {took:?} after SIGTERM ({env_var})");
+    h.assert_gone(&id, &b, None);
+    (status.code().unwrap_or(-1), took)
+}
+
+fn sigterm_stops_a_busy_guest(engine: &str) {
+    let (code, _) = stop_with_sigterm(engine, "HELLO_SPIN=1");
+    assert_eq!(code, 128 + libc::SIGTERM);
+}
+
+fn sigterm_stops_a_blocked_guest(engine: &str) {
+    let (code, _) = stop_with_sigterm(engine, "HELLO_SLEEP=600");
+    assert_eq!(code, 128 + libc::SIGTERM);
+}
+
+fn wat_modules_run(engine: &str) {
+    let h = Hako::new();
+    let out = run(&h, &wasm_bundle(engine, &["hello.wat"]));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, "hello from wat\n");
+}
+
+fn compat_smart_sniffs(engine: &str) {
+    let h = Hako::new();
+    let smart = json!({"module.wasm.image/variant": "compat-smart", "run.oci.handler": engine});
+    let mut b = wasm_bundle(engine, &["/app/hello.wasm", "5"]);
+    b.edit(|s| s["annotations"] = smart.clone());
+    let out = run(&h, &b);
+    assert_eq!(out.code, 5);
+    assert!(
+        out.stdout.starts_with("hello from wasm\n"),
+        "{}",
+        out.stdout
+    );
+    let mut b = wasm_bundle(engine, &["/app/hello", "6"]);
+    b.edit(|s| s["annotations"] = smart.clone());
+    let out = run(&h, &b);
+    assert_eq!(out.code, 6);
+    assert!(
+        out.stdout.starts_with("hello from native\n"),
+        "{}",
+        out.stdout
+    );
+    // wasm-smart handler: same rule, with the default engine.
+    let mut b = wasm_bundle(engine, &["/app/hello.wat"]);
+    b.edit(|s| {
+        s["annotations"] = json!({"run.oci.handler": "wasm-smart", "io.hako.wasm.engine": engine})
+    });
+    assert_eq!(run(&h, &b).stdout, "hello from wat\n");
+}
+
+fn sandbox_containers_stay_native(engine: &str) {
+    let h = Hako::new();
+    let mut b = wasm_bundle(engine, &["/app/hello"]);
+    b.edit(|s| s["annotations"]["io.kubernetes.cri.container-type"] = json!("sandbox"));
+    let out = run(&h, &b);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.starts_with("hello from native\n"));
+}
+
+fn hako_wasm_argv0_mode(engine: &str) {
+    let h = Hako::new();
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("hako-wasm");
+    std::os::unix::fs::symlink(&h.bin, &link).unwrap();
+    for (entry, expect) in [
+        ("/app/hello.wasm", "hello from wasm\n"),
+        ("/app/hello", "hello from native\n"),
+    ] {
+        let mut b = wasm_bundle(engine, &[entry]);
+        b.edit(|s| s["annotations"] = json!({}));
+        let id = unique_id("argv0");
+        let mut cmd = std::process::Command::new(&link);
+        cmd.args([
+            "--root",
+            &h.root().display().to_string(),
+            "--wasm-engine",
+            engine,
+            "run",
+            "--bundle",
+            &b.arg(),
+            &id,
+        ]);
+        cmd.stdin(std::process::Stdio::null());
+        let out = h.exec(cmd);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(out.stdout.starts_with(expect), "{entry}: {}", out.stdout);
+        h.assert_gone(&id, &b, None);
+    }
+    // Invoked as plain hako, the same unannotated module is not wasm.
+    let mut b = wasm_bundle(engine, &["/app/hello.wasm"]);
+    b.edit(|s| s["annotations"] = json!({}));
+    let id = unique_id("plain");
+    h.run(&["create", "--bundle", &b.arg(), &id])
+        .fails_with("permission denied");
+}
+
+fn create_fails(h: &Hako, b: &hako_tests::Bundle, needle: &str) {
+    let id = unique_id("invalid");
+    h.run(&["create", "--bundle", &b.arg(), &id])
+        .fails_with(needle);
+    h.assert_gone(&id, b, None);
+}
+
+fn validation_errors_surface_at_create(engine: &str) {
+    let h = Hako::new();
+    create_fails(
+        &h,
+        &wasm_bundle(engine, &["/app/missing.wasm"]),
+        "/app/missing.wasm",
+    );
+    let b = wasm_bundle(engine, &["/app/bad.wasm"]);
+    std::fs::write(
+        b.rootfs().join("app/bad.wasm"),
+        b"\0asm\x01\0\0\0\x01\x05garbage",
+    )
+    .unwrap();
+    create_fails(&h, &b, &format!("{engine}: /app/bad.wasm"));
+    let b = wasm_bundle(engine, &["/app/broken.wat"]);
+    put_wat(
+        &b,
+        "broken.wat",
+        "(module (func $f (export \"_start\") (call $nope)))",
+    );
+    create_fails(&h, &b, "/app/broken.wat: invalid wasm text");
+    let b = wasm_bundle(engine, &["/app/imports.wat"]);
+    put_wat(
+        &b,
+        "imports.wat",
+        r#"(module (import "env" "nope" (func)) (func (export "_start")))"#,
+    );
+    create_fails(&h, &b, "nope");
+    let b = wasm_bundle(engine, &["/bin/busybox"]);
+    create_fails(&h, &b, "/bin/busybox: not a wasm module");
+    let mut b = wasm_bundle(engine, &["/app/hello.wasm"]);
+    b.edit(|s| {
+        s["annotations"] =
+            json!({"module.wasm.image/variant": "compat", "io.hako.wasm.engine": "wasm3"})
+    });
+    create_fails(&h, &b, "unknown wasm engine \"wasm3\"");
+    // start after a successful create is immediate: the module was compiled.
+    let b = wasm_bundle(engine, &["/app/hello.wasm"]);
+    let id = unique_id("ready");
+    h.create(&id, &b);
+    h.run(&["start", &id]).ok();
+    h.wait_status(&id, "stopped");
+    h.run(&["delete", &id]).ok();
+    h.assert_gone(&id, &b, None);
+}
+
+fn components(engine: &str) {
+    let h = Hako::new();
+    let b = wasm_bundle(engine, &["/app/component.wasm", "x", "y"]);
+    if engine == "wasmtime" {
+        let out = run(&h, &b);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(
+            out.stdout.contains("hello from a component"),
+            "{}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.contains('x') && out.stdout.contains('y'),
+            "{}",
+            out.stdout
+        );
+    } else {
+        create_fails(&h, &b, "is a wasm component");
+    }
+}
+
+fn readonly_root(engine: &str) {
+    let h = Hako::new();
+    let mut b = wasm_bundle(engine, &["/app/hello.wasm"]);
+    b.edit(|s| s["root"]["readonly"] = json!(true));
+    let out = run(&h, &b);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("file hello.txt: error"),
+        "writing must fail on a read-only root: {}",
+        out.stdout
+    );
+    assert!(!b.rootfs().join("hello.txt").exists());
+}
+
+#[test]
+fn default_engine_flag_and_engine_annotation() {
+    let h = Hako::new();
+    for engine in ["wasmtime", "wasmedge", "wasmer"] {
+        let mut b = wasm_bundle(engine, &["/app/hello.wasm", "7"]);
+        b.edit(|s| s["annotations"] = json!({"module.wasm.image/variant": "compat"}));
+        let id = unique_id("deflt");
+        let out = h.run(&["--wasm-engine", engine, "run", "--bundle", &b.arg(), &id]);
+        assert_eq!(out.code, 7, "{engine}: {out:?}");
+        let mut b = wasm_bundle(engine, &["/app/hello.wasm", "8"]);
+        b.edit(|s| {
+            s["annotations"] =
+                json!({"module.wasm.image/variant": "compat", "io.hako.wasm.engine": engine})
+        });
+        assert_eq!(h.run_bundle(&unique_id("ann"), &b).code, 8, "{engine}");
+    }
+    let out = h.run(&["--wasm-engine", "wasm3", "list"]);
+    assert_ne!(out.code, 0);
+}
+
+#[test]
+fn wasi_http_component_answers() {
+    let h = Hako::new();
+    let mut b = wasm_bundle("wasmtime", &["/app/http.wasm"]);
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    b.edit(|s| {
+        s["annotations"]["io.hako.wasi-http.port"] = json!(port.to_string());
+        // Share the host's network namespace so the test can connect.
+        s["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "network");
+    });
+    let id = unique_id("http");
+    h.run(&["run", "-d", "--bundle", &b.arg(), &id]).ok();
+    let mut response = String::new();
+    for _ in 0..500 {
+        if let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            conn.write_all(b"GET /some/path HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            conn.read_to_string(&mut response).unwrap();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(response.starts_with("HTTP/1.1 200"), "{response:?}");
+    assert!(
+        response.contains("hello from wasi-http /some/path"),
+        "{response:?}"
+    );
+    h.run(&["delete", "--force", &id]).ok();
+    h.assert_gone(&id, &b, None);
+}
+
+#[test]
+fn components_inside_a_network_namespace_serve_there() {
+    // The default spec has its own network namespace: the server listens
+    // inside it, and the host's loopback does not reach it.
+    let h = Hako::new();
+    let mut b = wasm_bundle("wasmtime", &["/app/http.wasm"]);
+    b.edit(|s| s["annotations"]["io.hako.wasi-http.port"] = json!("18080"));
+    let id = unique_id("httpns");
+    h.run(&["run", "-d", "--bundle", &b.arg(), &id]).ok();
+    let pid = h.pid(&id);
+    let netns = std::fs::File::open(format!("/proc/{pid}/ns/net")).unwrap();
+    let got = std::thread::spawn(move || {
+        nix::sched::setns(&netns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        for _ in 0..500 {
+            if let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", 18080)) {
+                use std::io::{Read, Write};
+                conn.write_all(b"GET /inside HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .unwrap();
+                let mut r = String::new();
+                conn.read_to_string(&mut r).unwrap();
+                return r;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        String::new()
+    })
+    .join()
+    .unwrap();
+    assert!(got.contains("hello from wasi-http /inside"), "{got:?}");
+    h.run(&["delete", "--force", &id]).ok();
+    h.assert_gone(&id, &b, None);
+}
