@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use hako_tests::wasm::{example, put_wat, wasm_bundle};
+use hako_tests::wasm::{put_wat, wasm_bundle};
 use hako_tests::{unique_id, Hako};
 use serde_json::json;
 
