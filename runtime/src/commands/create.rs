@@ -45,6 +45,7 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
         (None, Some(path)) => Some(connect(path)?),
         (None, None) => None,
     };
+    let seccomp_listener = seccomp_listener(&bundle)?;
     let terminal = process.terminal().unwrap_or(false);
     if terminal && console.is_none() {
         return Err(Error::invalid(
@@ -94,6 +95,7 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
         preserved_fds: preserved,
         extra_env,
         options: ctx.options.clone(),
+        seccomp_listener,
     };
     let launched = launcher::launch(&cfg);
     // hako's copy of the fifo must go: `start` detects a dead init by the
@@ -144,6 +146,9 @@ fn check(bundle: &Bundle) -> Result<NamespacePlan> {
         )));
     }
     crate::rootfs::devices::validate(spec)?;
+    if let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        crate::seccomp::build(profile)?;
+    }
     let process = spec
         .process()
         .as_ref()
@@ -160,6 +165,31 @@ fn check(bundle: &Bundle) -> Result<NamespacePlan> {
             .map_err(|e| Error::invalid(format!("mounts ({}): {e}", dest.display())))?;
     }
     Ok(NamespacePlan::from_spec(spec))
+}
+
+/// Connects to the seccomp agent of a notifying profile.
+fn seccomp_listener(bundle: &Bundle) -> Result<Option<OwnedFd>> {
+    let Some(profile) = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+    else {
+        return Ok(None);
+    };
+    if !crate::seccomp::uses_notify(profile) {
+        return Ok(None);
+    }
+    let path = profile.listener_path().as_ref().ok_or_else(|| {
+        Error::invalid("linux.seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath")
+    })?;
+    let stream = UnixStream::connect(path).ctx(|| {
+        format!(
+            "connecting to linux.seccomp.listenerPath {}",
+            path.display()
+        )
+    })?;
+    Ok(Some(OwnedFd::from(stream)))
 }
 
 fn connect(path: &Path) -> Result<OwnedFd> {

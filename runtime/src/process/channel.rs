@@ -32,6 +32,9 @@ pub enum Message {
     RunHooks,
     /// hako → init: the runtime-namespace hooks succeeded.
     HooksDone,
+    /// init → hako: the seccomp notify descriptor travels with this
+    /// message; hako passes it to `linux.seccomp.listenerPath`.
+    SeccompFd,
     /// init → hako: the container is set up; the workload is prepared and
     /// init waits for `start`.
     Ready,
@@ -61,17 +64,27 @@ impl Channel {
         send_with_fd(self.0.as_fd(), &encode(msg)?, None).ctx(|| format!("sending {msg:?}"))
     }
 
+    /// Sends a message with a descriptor.
+    pub fn send_fd(&self, msg: &Message, fd: RawFd) -> Result<()> {
+        send_with_fd(self.0.as_fd(), &encode(msg)?, Some(fd)).ctx(|| format!("sending {msg:?}"))
+    }
+
     /// Receives the next message; `None` once the peer is gone.
     pub fn recv(&self) -> Result<Option<Message>> {
+        Ok(self.recv_fd()?.map(|(m, _)| m))
+    }
+
+    /// Receives the next message and the descriptor sent with it, if any.
+    pub fn recv_fd(&self) -> Result<Option<(Message, Option<OwnedFd>)>> {
         let mut buf = vec![0u8; MAX_MESSAGE];
-        let (n, _) =
+        let (n, fd) =
             recv_with_fd(self.0.as_fd(), &mut buf).ctx(|| "receiving a sync message".into())?;
         if n == 0 {
             return Ok(None);
         }
-        serde_json::from_slice(&buf[..n])
-            .map(Some)
-            .map_err(|e| Error::invalid(format!("malformed sync message: {e}")))
+        let msg = serde_json::from_slice(&buf[..n])
+            .map_err(|e| Error::invalid(format!("malformed sync message: {e}")))?;
+        Ok(Some((msg, fd)))
     }
 
     /// The raw descriptor (to keep it open across fd cleanup).

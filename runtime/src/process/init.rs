@@ -85,12 +85,57 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
         .as_ref()
         .ok_or_else(|| Error::invalid("no start fifo"))?;
     hako_fds.extend(gate.raw_fds());
-    let prepared = setup(cfg, channel, &hako_fds)?;
+    hako_fds.extend(cfg.seccomp_listener.as_ref().map(|s| s.as_raw_fd()));
+    let (prepared, seccomp) = setup(cfg, channel, &hako_fds)?;
     channel.send(&Message::Ready)?;
-    exit_child(start(cfg, prepared, gate, &hako_fds))
+    exit_child(start(cfg, prepared, seccomp, gate, &hako_fds))
 }
 
-fn setup(cfg: &InitConfig, channel: &Channel, hako_fds: &[i32]) -> Result<Box<dyn Prepared>> {
+/// When container init loads the seccomp filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeccompWhen {
+    /// Before capabilities are dropped: without no_new_privs, loading a
+    /// filter needs CAP_SYS_ADMIN.
+    BeforeCapabilities,
+    /// Just before reporting ready: a notifying filter's descriptor must
+    /// reach the agent while `create` still runs.
+    BeforeReady,
+    /// Right before the workload, after `start`: the latest possible.
+    AfterStart,
+}
+
+/// Picks the loading point (runc's rule, plus the notify case).
+pub fn seccomp_when(no_new_privileges: bool, notify: bool) -> SeccompWhen {
+    match (no_new_privileges, notify) {
+        (false, _) => SeccompWhen::BeforeCapabilities,
+        (true, true) => SeccompWhen::BeforeReady,
+        (true, false) => SeccompWhen::AfterStart,
+    }
+}
+
+/// The built filter and when to load it.
+type Seccomp = Option<(libseccomp::ScmpFilterContext, SeccompWhen, bool)>;
+
+/// Loads the filter if now is its time; a notify descriptor goes to hako.
+fn load_seccomp(seccomp: &mut Seccomp, now: SeccompWhen, channel: Option<&Channel>) -> Result<()> {
+    if seccomp.as_ref().is_none_or(|(_, when, _)| *when != now) {
+        return Ok(());
+    }
+    let (ctx, _, notify) = seccomp.take().expect("checked above");
+    if let Some(fd) = crate::seccomp::load(ctx, notify)? {
+        let channel = channel.ok_or_else(|| {
+            Error::invalid("a notifying seccomp filter needs hako to forward its descriptor")
+        })?;
+        channel.send_fd(&Message::SeccompFd, fd.as_raw_fd())?;
+    }
+    Ok(())
+}
+
+fn setup(
+    cfg: &InitConfig,
+    channel: &Channel,
+    hako_fds: &[i32],
+) -> Result<(Box<dyn Prepared>, Seccomp)> {
     // Signals blocked by `hako run` for forwarding must not stay blocked.
     SigSet::empty()
         .thread_set_mask()
@@ -169,6 +214,15 @@ fn setup(cfg: &InitConfig, channel: &Channel, hako_fds: &[i32]) -> Result<Box<dy
     if process.no_new_privileges().unwrap_or(false) {
         nix::sys::prctl::set_no_new_privs().ctx(|| "setting no_new_privs".into())?;
     }
+    let mut seccomp: Seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(profile) => {
+            let notify = crate::seccomp::uses_notify(profile);
+            let when = seccomp_when(process.no_new_privileges().unwrap_or(false), notify);
+            Some((crate::seccomp::build(profile)?, when, notify))
+        }
+        None => None,
+    };
+    load_seccomp(&mut seccomp, SeccompWhen::BeforeCapabilities, Some(channel))?;
     if let Some(caps) = &caps {
         caps.apply_bounding()?;
     }
@@ -186,7 +240,8 @@ fn setup(cfg: &InitConfig, channel: &Channel, hako_fds: &[i32]) -> Result<Box<dy
 
     let workload = workload(cfg, process)?;
     let prepared = crate::engines::chain().prepare(&workload)?;
-    Ok(prepared)
+    load_seccomp(&mut seccomp, SeccompWhen::BeforeReady, Some(channel))?;
+    Ok((prepared, seccomp))
 }
 
 /// prestart and createRuntime run in hako's namespaces (hako runs them
@@ -245,7 +300,13 @@ fn set_domainname(name: &str) -> Result<()> {
 
 /// After `ready`: wait for `start`, close what the workload must not
 /// inherit, and run it. Returns init's exit code.
-fn start(cfg: &InitConfig, prepared: Box<dyn Prepared>, gate: &StartGate, hako_fds: &[i32]) -> i32 {
+fn start(
+    cfg: &InitConfig,
+    prepared: Box<dyn Prepared>,
+    mut seccomp: Seccomp,
+    gate: &StartGate,
+    hako_fds: &[i32],
+) -> i32 {
     if let Err(e) = gate.wait() {
         eprintln!("hako: {e}");
         return 1;
@@ -268,6 +329,10 @@ fn start(cfg: &InitConfig, prepared: Box<dyn Prepared>, gate: &StartGate, hako_f
     for fd in hako_fds {
         // SAFETY: see above; these descriptors belong to hako, not the workload.
         unsafe { libc::close(*fd) };
+    }
+    if let Err(e) = load_seccomp(&mut seccomp, SeccompWhen::AfterStart, None) {
+        eprintln!("hako: {e}");
+        return 1;
     }
     match prepared.run() {
         Ok(code) => code,

@@ -24,6 +24,7 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
     // channel, the console socket and the log.
     let mut keep = vec![channel.raw_fd()];
     keep.extend(cfg.console_socket.as_ref().map(|s| s.as_raw_fd()));
+    keep.extend(cfg.seccomp_listener.as_ref().map(|s| s.as_raw_fd()));
     keep.extend(crate::logging::file_fd());
     keep.extend(cfg.gate.iter().flat_map(|g| g.raw_fds()));
     fds::close_from(3 + cfg.preserved_fds, &keep)?;

@@ -50,6 +50,9 @@ pub struct InitConfig {
     pub extra_env: Vec<String>,
     /// Runtime-wide executor options.
     pub options: RuntimeOptions,
+    /// The connection to `linux.seccomp.listenerPath`, for a profile that
+    /// notifies.
+    pub seccomp_listener: Option<OwnedFd>,
 }
 
 /// Runs `body` in a forked child and turns its outcome into an exit code,
@@ -129,9 +132,18 @@ impl Session {
 
     fn serve(&mut self, cfg: &InitConfig, channel: &Channel) -> Result<i32> {
         loop {
-            let msg = channel.recv()?;
+            let (msg, fd) = match channel.recv_fd()? {
+                Some((m, fd)) => (Some(m), fd),
+                None => (None, None),
+            };
             tracing::debug!(?msg, "sync message");
             match msg {
+                Some(Message::SeccompFd) => {
+                    let fd = fd.ok_or_else(|| {
+                        Error::invalid("seccomp notify message without a descriptor")
+                    })?;
+                    self.forward_seccomp(cfg, fd)?;
+                }
                 Some(Message::MapIds) => {
                     let pid = self.intermediate.ok_or_else(|| {
                         Error::invalid("id map request without an intermediate process")
@@ -169,6 +181,37 @@ impl Session {
                 None => return Err(Error::Child(self.died())),
             }
         }
+    }
+
+    /// Hands the notify descriptor and the container's state to the
+    /// seccomp agent at listenerPath.
+    fn forward_seccomp(&self, cfg: &InitConfig, fd: OwnedFd) -> Result<()> {
+        use std::os::fd::{AsFd, AsRawFd};
+        let listener = cfg
+            .seccomp_listener
+            .as_ref()
+            .ok_or_else(|| Error::invalid("seccomp notify descriptor without a listener"))?;
+        let seccomp = cfg
+            .bundle
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().clone());
+        let metadata = seccomp.as_ref().and_then(|s| s.listener_metadata().clone());
+        let state = crate::hooks::HookState::new(
+            &cfg.id,
+            "creating",
+            self.init.map(Pid::as_raw),
+            &cfg.bundle.dir,
+            &cfg.bundle.spec,
+        );
+        let doc = crate::seccomp::process_state(&state, metadata.as_deref());
+        super::channel::send_with_fd(listener.as_fd(), doc.as_bytes(), Some(fd.as_raw_fd()))
+            .map_err(|e| Error::Sys {
+                context: "sending the seccomp notify descriptor to linux.seccomp.listenerPath"
+                    .into(),
+                errno: e,
+            })
     }
 
     fn reap_intermediate(&mut self) -> Result<()> {
