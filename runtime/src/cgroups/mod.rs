@@ -8,6 +8,7 @@
 pub mod freezer;
 pub mod hierarchy;
 pub mod path;
+pub mod resources;
 pub mod set;
 
 pub use hierarchy::{Hierarchy, Layout, Version};

@@ -80,6 +80,7 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
     guard.cgroups = Some(cgroups.clone());
     cgroups.create(ctx.rootless)?;
     guard.cgroups = Some(cgroups.clone());
+    apply_resources(ctx, &bundle, &cgroups)?;
     dir.save_spec(&bundle.spec)?;
 
     let gate = crate::process::init::StartGate::open(&dir.fifo())?;
@@ -146,6 +147,7 @@ fn check(bundle: &Bundle) -> Result<NamespacePlan> {
         )));
     }
     crate::rootfs::devices::validate(spec)?;
+    crate::cgroups::resources::devices::rules(spec)?;
     if let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         crate::seccomp::build(profile)?;
     }
@@ -165,6 +167,30 @@ fn check(bundle: &Bundle) -> Result<NamespacePlan> {
             .map_err(|e| Error::invalid(format!("mounts ({}): {e}", dest.display())))?;
     }
     Ok(NamespacePlan::from_spec(spec))
+}
+
+/// Limits and device rules, before any process joins the cgroup.
+fn apply_resources(ctx: &Ctx, bundle: &Bundle, cgroups: &CgroupSet) -> Result<()> {
+    let resources = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let rules = crate::cgroups::resources::devices::rules(&bundle.spec)?;
+    let result = crate::cgroups::resources::apply(
+        cgroups,
+        &resources,
+        (!ctx.rootless).then_some(rules.as_slice()),
+    );
+    match result {
+        // Rootless: only delegated cgroups can take limits.
+        Err(e) if ctx.rootless => {
+            tracing::warn!("rootless: resource limits not applied: {e}");
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Connects to the seccomp agent of a notifying profile.

@@ -1,0 +1,169 @@
+//! `linux.resources`: limits written to the container's cgroup.
+//!
+//! The spec's resources become a list of [`Write`]s — controller, file,
+//! value — by pure functions, one per cgroup version ([`v1`], [`v2`]);
+//! each controller uses the version the host mounts it on (on a hybrid
+//! host, v1 for memory/cpu/…, and v2 for whatever only the unified tree
+//! has). [`apply`] then writes them. Device rules are [`devices`]: a
+//! v1 allow/deny list, or a v2 eBPF program.
+
+pub mod devices;
+pub mod v1;
+pub mod v2;
+
+use std::path::PathBuf;
+
+use oci_spec::runtime::LinuxResources;
+
+use super::hierarchy::Version;
+use super::set::{CgroupDir, CgroupSet};
+use crate::error::{Context, Error, Result};
+
+/// One file to write in the container's cgroup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Write {
+    /// The controller whose hierarchy holds the file (`memory`, `cpu`, …).
+    pub controller: &'static str,
+    /// The file name.
+    pub file: String,
+    /// What to write.
+    pub value: String,
+}
+
+impl Write {
+    /// A write.
+    pub fn new(controller: &'static str, file: impl Into<String>, value: impl ToString) -> Write {
+        Write {
+            controller,
+            file: file.into(),
+            value: value.to_string(),
+        }
+    }
+}
+
+/// The directory that holds a controller's files.
+fn dir_for<'a>(set: &'a CgroupSet, controller: &str, version: Version) -> Option<&'a CgroupDir> {
+    set.dirs.iter().find(|d| match version {
+        Version::V1 => d.version == Version::V1 && d.controllers.iter().any(|c| c == controller),
+        Version::V2 => d.version == Version::V2,
+    })
+}
+
+/// Every write the resources need on this host, in order.
+pub fn plan(set: &CgroupSet, res: &LinuxResources) -> Result<Vec<(Version, Write)>> {
+    // (v1 controller, v2 controller): block I/O is blkio on v1, io on v2.
+    const FAMILIES: [(&str, &str); 8] = [
+        ("memory", "memory"),
+        ("cpu", "cpu"),
+        ("cpuset", "cpuset"),
+        ("pids", "pids"),
+        ("blkio", "io"),
+        ("hugetlb", "hugetlb"),
+        ("net_cls", "net_cls"),
+        ("net_prio", "net_prio"),
+    ];
+    let mut out = Vec::new();
+    for (v1_name, v2_name) in FAMILIES {
+        let writes = if set.has_v1(v1_name) {
+            v1::plan(v1_name, res, &|file| read_v1(set, v1_name, file))?
+                .into_iter()
+                .map(|w| (Version::V1, w))
+                .collect()
+        } else if set.layout() == Some(super::Layout::Unified) || v2_has(set, v2_name) {
+            v2::plan(v2_name, res)?
+                .into_iter()
+                .map(|w| (Version::V2, w))
+                .collect()
+        } else {
+            let wanted = v1::plan(v1_name, res, &|_| None)?;
+            if !wanted.is_empty() {
+                tracing::warn!(
+                    "no {v1_name} controller on this host, {} setting(s) ignored",
+                    wanted.len()
+                );
+            }
+            Vec::new()
+        };
+        out.extend(writes);
+    }
+    if let Some(unified) = res.unified() {
+        if !set.dirs.iter().any(|d| d.version == Version::V2) {
+            return Err(Error::invalid(
+                "linux.resources.unified needs a cgroup v2 hierarchy, and this host has none",
+            ));
+        }
+        out.extend(v2::unified(unified)?.into_iter().map(|w| (Version::V2, w)));
+    }
+    Ok(out)
+}
+
+/// Whether the v2 tree offers a controller (its root's cgroup.controllers).
+fn v2_has(set: &CgroupSet, controller: &str) -> bool {
+    set.dirs
+        .iter()
+        .find(|d| d.version == Version::V2)
+        .and_then(|d| std::fs::read_to_string(d.mount_point.join("cgroup.controllers")).ok())
+        .is_some_and(|c| c.split_whitespace().any(|x| x == controller))
+}
+
+fn read_v1(set: &CgroupSet, controller: &str, file: &str) -> Option<String> {
+    let dir = dir_for(set, controller, Version::V1)?;
+    std::fs::read_to_string(dir.path.join(file))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// Writes the resources into the container's cgroup, and the device
+/// rules when given (v1 lists where the devices controller is mounted,
+/// else an eBPF program on the v2 cgroup).
+pub fn apply(
+    set: &CgroupSet,
+    res: &LinuxResources,
+    device_rules: Option<&[devices::Rule]>,
+) -> Result<()> {
+    if set.dirs.iter().any(|d| d.version == Version::V2) {
+        v2::enable_controllers(set)?;
+    }
+    if let Some(rules) = device_rules {
+        if let Some(dir) = dir_for(set, "devices", Version::V1) {
+            for (file, rule) in devices::v1_writes(rules) {
+                let path = dir.path.join(file);
+                std::fs::write(&path, &rule)
+                    .ctx(|| format!("writing {rule:?} to {}", path.display()))?;
+            }
+        } else if let Some(dir) = set.dirs.iter().find(|d| d.version == Version::V2) {
+            devices::attach_v2(&dir.path, rules)?;
+        }
+    }
+    for (version, w) in plan(set, res)? {
+        let dir = dir_for(set, w.controller, version).ok_or_else(|| {
+            Error::invalid(format!(
+                "no cgroup hierarchy for controller {}",
+                w.controller
+            ))
+        })?;
+        let path: PathBuf = dir.path.join(&w.file);
+        if version == Version::V1 && !path.exists() && optional_v1(&w.file) {
+            tracing::warn!(
+                "{} is not supported by this kernel, {} ignored",
+                path.display(),
+                w.value
+            );
+            continue;
+        }
+        std::fs::write(&path, &w.value)
+            .ctx(|| format!("setting {} to {:?}", path.display(), w.value))?;
+    }
+    Ok(())
+}
+
+/// v1 files some kernels lack (swap accounting off, no burst, no bfq).
+fn optional_v1(file: &str) -> bool {
+    file.starts_with("memory.memsw")
+        || file == "cpu.cfs_burst_us"
+        || file == "cpu.idle"
+        || file.starts_with("memory.kmem")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,118 @@
+//! linux.resources seen from inside the container, and enforced.
+
+use hako_tests::{unique_id, Bundle, Hako};
+use serde_json::json;
+
+fn run(script: &str, edit: impl FnOnce(&mut serde_json::Value)) -> hako_tests::Out {
+    let h = Hako::new();
+    let mut b = Bundle::sh(script);
+    b.edit(edit);
+    let id = unique_id("res");
+    let out = h.run_bundle(&id, &b);
+    h.assert_gone(&id, &b, None);
+    out
+}
+
+/// The container's view of a controller file: cgroup v1 per-controller
+/// directories or the unified tree.
+const READ: &str = r#"r() { for f in /sys/fs/cgroup/$1/$2 /sys/fs/cgroup/$2; do [ -f $f ] && { cat $f; return; }; done; echo missing; }"#;
+
+#[test]
+fn memory_cpu_and_pids_limits_are_visible() {
+    let v1 = std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists();
+    let script = format!(
+        "{READ}; {}",
+        if v1 {
+            "r memory memory.limit_in_bytes; r cpu cpu.shares; r cpu cpu.cfs_quota_us; r pids pids.max; r memory memory.swappiness"
+        } else {
+            "r memory memory.max; r cpu cpu.weight; r cpu cpu.max; r pids pids.max; echo 10"
+        }
+    );
+    let out = run(&script, |s| {
+        s["linux"]["resources"] = json!({
+            "memory": {"limit": 67108864, "swappiness": 10},
+            "cpu": {"shares": 512, "quota": 25000, "period": 100000},
+            "pids": {"limit": 20}
+        });
+    })
+    .ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "67108864");
+    if v1 {
+        assert_eq!(&lines[1..], &["512", "25000", "20", "10"]);
+    } else {
+        assert_eq!(&lines[1..], &["20", "25000 100000", "20", "10"]);
+    }
+}
+
+#[test]
+fn pids_limit_stops_a_fork_loop() {
+    let script = "for i in $(seq 40); do sleep 5 & done; echo all-started";
+    let free = run(script, |_| {});
+    assert!(free.stdout.contains("all-started"), "{free:?}");
+    let out = run(script, |s| {
+        s["linux"]["resources"] = json!({"pids": {"limit": 10}})
+    });
+    assert!(
+        !out.stdout.contains("all-started"),
+        "the pids limit let 40 processes start: {out:?}"
+    );
+    assert!(out.stderr.contains("fork"), "{out:?}");
+}
+
+#[test]
+fn memory_limit_kills_a_hog() {
+    // 64 MiB limit, no swap beyond it, a 200 MiB allocation.
+    let out = run(
+        "head -c 209715200 /dev/zero | tail > /dev/null; echo survived",
+        |s| {
+            s["linux"]["resources"] = json!({"memory": {"limit": 67108864, "swap": 67108864}});
+        },
+    );
+    assert!(
+        !out.stdout.contains("survived") || out.stderr.contains("Killed"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn device_rules_deny_access() {
+    let out = run("head -c 1 /dev/zero > /dev/null && echo zero-ok; mknod /dev/mem2 c 1 1 && (head -c 1 /dev/mem2 >/dev/null 2>&1 && echo mem-readable || echo mem-denied)", |s| {
+        s["process"]["capabilities"]["bounding"].as_array_mut().unwrap().push(json!("CAP_MKNOD"));
+        s["process"]["capabilities"]["effective"].as_array_mut().unwrap().push(json!("CAP_MKNOD"));
+        s["process"]["capabilities"]["permitted"].as_array_mut().unwrap().push(json!("CAP_MKNOD"));
+        s["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    });
+    assert_eq!(out.stdout, "zero-ok\nmem-denied\n", "{out:?}");
+    // An explicit allow rule opens a device.
+    let out = run(
+        "mknod /dev/full2 c 1 7 && head -c 1 /dev/full2 | od -An -tx1",
+        |s| {
+            s["process"]["capabilities"]["bounding"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_MKNOD"));
+            s["process"]["capabilities"]["effective"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_MKNOD"));
+            s["process"]["capabilities"]["permitted"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_MKNOD"));
+        },
+    );
+    assert_eq!(out.stdout.trim(), "00", "{out:?}");
+}
+
+#[test]
+fn bad_resources_fail_create() {
+    let h = Hako::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|s| s["linux"]["resources"] = json!({"memory": {"swappiness": 500}}));
+    let id = unique_id("badres");
+    let out = h.run(&["create", "--bundle", &b.arg(), &id]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("swappiness"), "{out:?}");
+    h.assert_gone(&id, &b, None);
+}
