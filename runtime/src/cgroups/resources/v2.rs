@@ -164,16 +164,15 @@ pub fn plan(controller: &'static str, res: &LinuxResources) -> Result<Vec<Write>
                 ));
             }
         }
-        "net_cls" | "net_prio" => {
+        "net_cls" | "net_prio"
             if res
                 .network()
                 .as_ref()
-                .is_some_and(|n| n.class_id().is_some() || n.priorities().is_some())
-            {
-                return Err(Error::invalid(
-                    "linux.resources.network (net_cls, net_prio) exists only on cgroup v1",
-                ));
-            }
+                .is_some_and(|n| n.class_id().is_some() || n.priorities().is_some()) =>
+        {
+            return Err(Error::invalid(
+                "linux.resources.network (net_cls, net_prio) exists only on cgroup v1",
+            ));
         }
         _ => {}
     }
