@@ -148,6 +148,7 @@ fn check(bundle: &Bundle) -> Result<NamespacePlan> {
     }
     crate::rootfs::devices::validate(spec)?;
     crate::cgroups::resources::devices::rules(spec)?;
+    crate::lsm::check(spec)?;
     if let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         crate::seccomp::build(profile)?;
     }

@@ -15,13 +15,13 @@ use nix::sys::signal::SigSet;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::LinuxNamespaceType;
 
+use super::attributes::{Seccomp, SeccompWhen};
 use super::channel::{Channel, Message};
 use super::console;
 use super::launcher::{exit_child, InitConfig};
 use crate::error::{Context, Error, Result};
 use crate::rootfs::{self, RootfsConfig};
-use crate::security::capabilities::CapabilityPlan;
-use crate::security::{credentials, rlimits};
+use crate::security::credentials;
 use crate::syscall::LinuxSyscall;
 
 /// The start fifo, held open from before pivot_root until `start`.
@@ -91,46 +91,6 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
     exit_child(start(cfg, prepared, seccomp, gate, &hako_fds))
 }
 
-/// When container init loads the seccomp filter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SeccompWhen {
-    /// Before capabilities are dropped: without no_new_privs, loading a
-    /// filter needs CAP_SYS_ADMIN.
-    BeforeCapabilities,
-    /// Just before reporting ready: a notifying filter's descriptor must
-    /// reach the agent while `create` still runs.
-    BeforeReady,
-    /// Right before the workload, after `start`: the latest possible.
-    AfterStart,
-}
-
-/// Picks the loading point (runc's rule, plus the notify case).
-pub fn seccomp_when(no_new_privileges: bool, notify: bool) -> SeccompWhen {
-    match (no_new_privileges, notify) {
-        (false, _) => SeccompWhen::BeforeCapabilities,
-        (true, true) => SeccompWhen::BeforeReady,
-        (true, false) => SeccompWhen::AfterStart,
-    }
-}
-
-/// The built filter and when to load it.
-type Seccomp = Option<(libseccomp::ScmpFilterContext, SeccompWhen, bool)>;
-
-/// Loads the filter if now is its time; a notify descriptor goes to hako.
-fn load_seccomp(seccomp: &mut Seccomp, now: SeccompWhen, channel: Option<&Channel>) -> Result<()> {
-    if seccomp.as_ref().is_none_or(|(_, when, _)| *when != now) {
-        return Ok(());
-    }
-    let (ctx, _, notify) = seccomp.take().expect("checked above");
-    if let Some(fd) = crate::seccomp::load(ctx, notify)? {
-        let channel = channel.ok_or_else(|| {
-            Error::invalid("a notifying seccomp filter needs hako to forward its descriptor")
-        })?;
-        channel.send_fd(&Message::SeccompFd, fd.as_raw_fd())?;
-    }
-    Ok(())
-}
-
 fn setup(
     cfg: &InitConfig,
     channel: &Channel,
@@ -188,50 +148,11 @@ fn setup(
     if let Some(domain) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
         set_domainname(domain)?;
     }
-    if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
-            let why = if e.raw_os_error() == Some(libc::EACCES) {
-                " (lowering it needs CAP_SYS_RESOURCE)"
-            } else {
-                ""
-            };
-            Error::invalid(format!(
-                "setting process.oomScoreAdj {adj}: {}{why}",
-                crate::error::describe_io(&e)
-            ))
-        })?;
-    }
-    rlimits::apply(&rlimits::plan(
-        process.rlimits().as_deref().unwrap_or_default(),
-    )?)?;
-
-    // Credentials, last among the privileged steps.
-    let caps = process
-        .capabilities()
-        .as_ref()
-        .map(CapabilityPlan::from_spec)
-        .transpose()?;
-    if process.no_new_privileges().unwrap_or(false) {
-        nix::sys::prctl::set_no_new_privs().ctx(|| "setting no_new_privs".into())?;
-    }
-    let mut seccomp: Seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(profile) => {
-            let notify = crate::seccomp::uses_notify(profile);
-            let when = seccomp_when(process.no_new_privileges().unwrap_or(false), notify);
-            Some((crate::seccomp::build(profile)?, when, notify))
-        }
-        None => None,
-    };
-    load_seccomp(&mut seccomp, SeccompWhen::BeforeCapabilities, Some(channel))?;
-    if let Some(caps) = &caps {
-        caps.apply_bounding()?;
-    }
-    credentials::switch_user(process.user())?;
-    if let Some(caps) = &caps {
-        caps.apply_sets()?;
-    }
-    nix::unistd::chdir(process.cwd())
-        .ctx(|| format!("chdir to process.cwd {}", process.cwd().display()))?;
+    let mut seccomp = super::attributes::apply(
+        process,
+        spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+        channel,
+    )?;
 
     // Close anything set-up left open before the engine opens its own.
     let mut keep = hako_fds.to_vec();
@@ -240,7 +161,7 @@ fn setup(
 
     let workload = workload(cfg, process)?;
     let prepared = crate::engines::chain().prepare(&workload)?;
-    load_seccomp(&mut seccomp, SeccompWhen::BeforeReady, Some(channel))?;
+    super::attributes::load_seccomp(&mut seccomp, SeccompWhen::BeforeReady, Some(channel))?;
     Ok((prepared, seccomp))
 }
 
@@ -330,7 +251,7 @@ fn start(
         // SAFETY: see above; these descriptors belong to hako, not the workload.
         unsafe { libc::close(*fd) };
     }
-    if let Err(e) = load_seccomp(&mut seccomp, SeccompWhen::AfterStart, None) {
+    if let Err(e) = super::attributes::load_seccomp(&mut seccomp, SeccompWhen::AfterStart, None) {
         eprintln!("hako: {e}");
         return 1;
     }

@@ -1,5 +1,6 @@
 //! The processes of a container and how they talk.
 
+pub mod attributes;
 pub mod channel;
 pub mod console;
 pub mod fds;
