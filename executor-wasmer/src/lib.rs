@@ -1,1 +1,116 @@
-//! The wasmer engine for hako (placeholder until the engine lands).
+//! The wasmer engine for hako.
+//!
+//! [`Wasmer`] runs WASI preview 1 core modules with wasmer's Cranelift
+//! compiler and the WASI implementation of `wasmer-wasix`. It is driven by
+//! container init through [`hako_executors::wasm::WasmEngine`]:
+//!
+//! * [`WasmEngine::prepare`] (during `hako create`) compiles the module,
+//!   checks that every import is one wasmer-wasix provides with the right
+//!   type, that the module exports `_start` and a memory, and that every
+//!   preopened directory exists. Every error a module can have surfaces
+//!   here, and no guest code runs.
+//! * [`Prepared::run`] (after `hako start`)
+//!   builds the WASI environment, instantiates the module, calls `_start`
+//!   and returns its exit code.
+//!
+//! # Threads
+//!
+//! * During `prepare`: compilation runs on two rayon pools (the one
+//!   `compile::compile` installs, so that rayon's global pool never starts,
+//!   and the one Cranelift builds per module), both sized to the CPU count
+//!   and gone when compilation ends. The import check needs a tokio handle
+//!   and gets it from a current-thread runtime, which starts no thread.
+//! * Between `prepare` and `run`: only the caller's thread.
+//! * During `run`: the guest runs on the caller's thread. The multi-thread
+//!   tokio runtime wasmer-wasix needs is created when `run` starts: one
+//!   worker (`wasmer-tokio`, timers and sockets) plus blocking threads on
+//!   demand (host files go through `tokio::fs`). Host networking adds its
+//!   selector thread, a guest polling a stdin that is not ready adds a
+//!   watcher (`wasmer-stdin`), and a WASIX guest that spawns threads gets
+//!   them from wasmer-wasix's pool. `run` leaves them behind when it
+//!   returns (`shutdown_background`): init exits right after.
+//!
+//! # Signals
+//!
+//! wasmer installs handlers for SIGSEGV, SIGILL and SIGFPE (SIGBUS too on
+//! ARM) that turn faults in guest code into traps and chain to the previous
+//! handler otherwise, when the first store is created: during `prepare` for
+//! any module with imports (the import check), else in `run`. This crate
+//! installs no other handler and never exits the process: stopping the
+//! guest on SIGTERM/SIGINT/SIGHUP is the caller's business.
+//!
+//! # File system
+//!
+//! The guest sees the host file system through its preopens (see
+//! `preopens`): with hako's `/` → the container's root, that is the
+//! container itself. wasmer-wasix adds a virtual root at fd 3, also named
+//! `/`, before the configured preopens (which start at fd 4); wasi-libc
+//! prefers the preopen registered last, so the configured ones win.
+//!
+//! # Caching compiled modules
+//!
+//! Compilation happens in exactly one function, `compile::compile`, which
+//! takes the engine and the [`WasmModule`] and returns a
+//! [`wasmer::Module`]. A cache of compiled modules (`Module::serialize` and
+//! `Module::deserialize`, keyed by a hash of the bytes and the engine's
+//! `deterministic_id`) fits there without touching the contract.
+//!
+//! # Engine and stores
+//!
+//! `prepare` creates the process's one [`wasmer::Engine`]. The guest runs
+//! in one store, created in `run`; threads a WASIX guest spawns get stores
+//! of the same engine. The import check uses a store of its own, dropped
+//! before `prepare` returns.
+
+mod compile;
+mod guest;
+mod imports;
+mod message;
+mod outcome;
+mod preopens;
+mod readonly;
+mod stdio;
+
+use hako_executors::wasm::{WasiConfig, WasmEngine, WasmModule};
+use hako_executors::{EngineKind, ExecutorError, Prepared};
+
+/// The wasmer engine, with Cranelift and wasmer-wasix.
+///
+/// Creating it does nothing; all work happens in [`WasmEngine::prepare`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Wasmer;
+
+impl WasmEngine for Wasmer {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Wasmer
+    }
+
+    fn prepare(
+        &self,
+        module: WasmModule,
+        wasi: WasiConfig,
+    ) -> Result<Box<dyn Prepared>, ExecutorError> {
+        if module.component {
+            return Err(ExecutorError::ComponentUnsupported {
+                engine: EngineKind::Wasmer,
+                path: module.path,
+            });
+        }
+        let rejected = |message: String| ExecutorError::Compile {
+            engine: EngineKind::Wasmer,
+            path: module.path.clone(),
+            message,
+        };
+        let prepared = outcome::catch_panic(|| -> Result<Box<dyn Prepared>, String> {
+            let engine = compile::engine();
+            let compiled = compile::compile(&engine, &module)?;
+            imports::check(&engine, &compiled)?;
+            let preopens = preopens::Plan::new(&wasi.preopens)?;
+            guest::check_strings(&wasi)?;
+            Ok(Box::new(guest::Guest::new(
+                engine, compiled, wasi, preopens,
+            )))
+        });
+        prepared.and_then(|checked| checked).map_err(rejected)
+    }
+}

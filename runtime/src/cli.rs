@@ -64,6 +64,18 @@ pub enum Command {
     List(ListArgs),
     /// Create a new spec file.
     Spec(SpecArgs),
+    /// Run a new process in a running container.
+    Exec(ExecArgs),
+    /// List the processes of a container.
+    Ps(PsArgs),
+    /// Freeze every process of a container.
+    Pause(IdArg),
+    /// Thaw a paused container.
+    Resume(IdArg),
+    /// Change a running container's resource limits.
+    Update(UpdateArgs),
+    /// Resource statistics of a container.
+    Events(EventsArgs),
     /// Show the enabled features (runtime-spec features.md).
     Features,
 }
@@ -157,4 +169,131 @@ pub struct SpecArgs {
     /// Directory to write config.json to.
     #[arg(short = 'b', long, default_value = ".")]
     pub bundle: PathBuf,
+}
+
+/// Options of `exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// A process.json (the spec's `process` object) instead of a command.
+    #[arg(short = 'p', long, value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Allocate a pseudo-terminal (needs --console-socket).
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Working directory in the container.
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Environment variables to add (KEY=VALUE).
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// User, as uid[:gid].
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Additional group ids.
+    #[arg(short = 'g', long = "additional-gids", value_name = "GID")]
+    pub additional_gids: Vec<u32>,
+    /// Capabilities to add (CAP_NAME).
+    #[arg(short = 'c', long = "cap", value_name = "CAP")]
+    pub caps: Vec<String>,
+    /// Set no_new_privs.
+    #[arg(long)]
+    pub no_new_privs: bool,
+    /// Return once the process started.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// File to write the process's pid to.
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master.
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Pass this many extra descriptors (from 3 up).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub preserve_fds: u32,
+    /// Exec even into a paused container.
+    #[arg(long)]
+    pub ignore_paused: bool,
+    /// AppArmor profile for the process.
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
+    /// SELinux label for the process.
+    #[arg(long, value_name = "LABEL")]
+    pub process_label: Option<String>,
+    /// Container id.
+    pub id: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// Options of `ps`.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// table (ps -ef of the container's processes) or json (their pids).
+    #[arg(short = 'f', long, value_parser = ["table", "json"], default_value = "table")]
+    pub format: String,
+    /// Container id.
+    pub id: String,
+    /// Options passed to ps(1) in table format.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+/// Options of `update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// linux.resources as JSON, from a file or `-` for stdin.
+    #[arg(short = 'r', long, value_name = "FILE")]
+    pub resources: Option<PathBuf>,
+    /// Block I/O weight (10-1000).
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
+    /// CPU CFS period (µs).
+    #[arg(long)]
+    pub cpu_period: Option<u64>,
+    /// CPU CFS quota (µs).
+    #[arg(long)]
+    pub cpu_quota: Option<i64>,
+    /// Real-time period (µs).
+    #[arg(long)]
+    pub cpu_rt_period: Option<u64>,
+    /// Real-time runtime (µs).
+    #[arg(long)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPU shares.
+    #[arg(long = "cpu-share")]
+    pub cpu_share: Option<u64>,
+    /// CPUs to use (0-3, 0,1).
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use.
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    /// Memory limit (bytes, or with k/m/g; -1 for none).
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory reservation (soft limit).
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit.
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Maximum number of processes (0 or less: no limit).
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Container id.
+    pub id: String,
+}
+
+/// Options of `events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Print statistics once and exit.
+    #[arg(long)]
+    pub stats: bool,
+    /// Interval between statistics (e.g. 5s, 500ms).
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    /// Container id.
+    pub id: String,
 }

@@ -50,9 +50,19 @@ fn main() -> ExitCode {
     }
     let ctx = Ctx::new(&cli, sniff_all);
     let command = cli.command.expect("checked above");
+    // runc's convention: exec fails with 255, so that a runtime failure is
+    // told apart from the process's own exit codes.
+    let failure = if matches!(command, Command::Exec(_)) {
+        255
+    } else {
+        1
+    };
     match commands::dispatch(&ctx, command) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
-        Err(e) => fail(&e.to_string()),
+        Err(e) => {
+            fail(&e.to_string());
+            ExitCode::from(failure)
+        }
     }
 }
 

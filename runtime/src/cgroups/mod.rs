@@ -10,6 +10,7 @@ pub mod hierarchy;
 pub mod path;
 pub mod resources;
 pub mod set;
+pub mod stats;
 
 pub use hierarchy::{Hierarchy, Layout, Version};
 pub use path::CgroupsPath;

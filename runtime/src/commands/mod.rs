@@ -2,13 +2,18 @@
 
 pub mod create;
 pub mod delete;
+pub mod events;
+pub mod exec;
 pub mod features;
 pub mod kill;
 pub mod list;
+pub mod pause;
+pub mod ps;
 pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod update;
 
 use std::path::PathBuf;
 
@@ -71,5 +76,11 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32> {
         Command::List(args) => list::run(ctx, &args).map(|_| 0),
         Command::Spec(args) => spec::run(&args).map(|_| 0),
         Command::Features => features::run().map(|_| 0),
+        Command::Exec(args) => exec::run(ctx, &args),
+        Command::Ps(args) => ps::run(ctx, &args).map(|_| 0),
+        Command::Pause(args) => pause::pause(ctx, &args.id).map(|_| 0),
+        Command::Resume(args) => pause::resume(ctx, &args.id).map(|_| 0),
+        Command::Update(args) => update::run(ctx, &args).map(|_| 0),
+        Command::Events(args) => events::run(ctx, &args).map(|_| 0),
     }
 }

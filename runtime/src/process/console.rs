@@ -17,8 +17,13 @@ nix::ioctl_write_ptr_bad!(set_winsize, libc::TIOCSWINSZ, libc::winsize);
 
 /// Creates the pty inside the container (after pivot_root, so it belongs
 /// to the container's devpts), sends the master to `socket`, and makes the
-/// slave the process's terminal.
-pub fn setup(sys: &dyn Syscall, socket: &OwnedFd, size: Option<(u16, u16)>) -> Result<()> {
+/// slave the process's terminal — and, for container init, /dev/console.
+pub fn setup(
+    sys: &dyn Syscall,
+    socket: &OwnedFd,
+    size: Option<(u16, u16)>,
+    bind_console: bool,
+) -> Result<()> {
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .ctx(|| "opening /dev/ptmx".into())?;
     grantpt(&master).ctx(|| "grantpt".into())?;
@@ -42,16 +47,18 @@ pub fn setup(sys: &dyn Syscall, socket: &OwnedFd, size: Option<(u16, u16)>) -> R
     )
     .ctx(|| format!("opening {name}"))?;
 
-    let root = SafeRoot::open(Path::new("/"))?;
-    let console = root.resolve(Path::new("/dev/console"), Create::File)?;
-    sys.mount(
-        Some(Path::new(&name)),
-        &secure::fd_path(&console),
-        None,
-        nix::mount::MsFlags::MS_BIND,
-        None,
-    )
-    .ctx(|| format!("binding {name} to /dev/console"))?;
+    if bind_console {
+        let root = SafeRoot::open(Path::new("/"))?;
+        let console = root.resolve(Path::new("/dev/console"), Create::File)?;
+        sys.mount(
+            Some(Path::new(&name)),
+            &secure::fd_path(&console),
+            None,
+            nix::mount::MsFlags::MS_BIND,
+            None,
+        )
+        .ctx(|| format!("binding {name} to /dev/console"))?;
+    }
 
     crate::process::channel::send_with_fd(
         socket.as_fd(),

@@ -138,7 +138,7 @@ fn setup(
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        console::setup(&sys, socket, size)?;
+        console::setup(&sys, socket, size, true)?;
     }
     rootfs::finalize(&sys, spec, Path::new("/"), &prepared_fs)?;
 

@@ -3,8 +3,10 @@
 pub mod attributes;
 pub mod channel;
 pub mod console;
+pub mod exec;
 pub mod fds;
 pub mod init;
 pub mod intermediate;
 pub mod launcher;
 pub mod proc;
+pub mod wait;

@@ -1,0 +1,33 @@
+//! The engine, and turning module bytes into a compiled [`Module`].
+//!
+//! This is the one place that compiles: a cache of compiled modules
+//! (serialize after compiling, deserialize instead of compiling) belongs in
+//! [`compile`] and nowhere else.
+
+use hako_executors::wasm::WasmModule;
+use wasmer::sys::{Cranelift, EngineBuilder};
+use wasmer::{Engine, Module};
+
+use crate::message;
+
+/// The engine of this process: Cranelift, wasmer's default tunables.
+///
+/// One per process; the store that runs the guest and every store
+/// wasmer-wasix creates share it through the runtime.
+pub(crate) fn engine() -> Engine {
+    EngineBuilder::new(Cranelift::new()).engine().into()
+}
+
+/// Validates and compiles a core module.
+///
+/// Compiling runs on a rayon pool owned by this call: wasmer's translator
+/// otherwise falls back to rayon's global pool, whose threads would live on
+/// next to the guest for the rest of the process.
+pub(crate) fn compile(engine: &Engine, module: &WasmModule) -> Result<Module, String> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("wasmer-compile-{i}"))
+        .build()
+        .map_err(|e| format!("starting the compiler threads: {}", message::one_line(&e)))?;
+    pool.install(|| Module::new(engine, &module.bytes))
+        .map_err(|e| message::one_line(&e))
+}

@@ -1,0 +1,36 @@
+//! `hako pause` and `hako resume`: the freezer.
+
+use super::Ctx;
+use crate::cgroups::freezer;
+use crate::error::{Error, Result};
+use crate::state::{Lock, Status};
+
+/// `pause`.
+pub fn pause(ctx: &Ctx, id: &str) -> Result<()> {
+    let dir = ctx.store.open(id, Lock::Exclusive)?;
+    let state = dir.load()?;
+    let status = dir.status(&state);
+    if status != Status::Running {
+        return Err(Error::State {
+            id: id.into(),
+            status: status.to_string(),
+            action: "only a running container can be paused".into(),
+        });
+    }
+    freezer::freeze(&state.cgroups)
+}
+
+/// `resume`.
+pub fn resume(ctx: &Ctx, id: &str) -> Result<()> {
+    let dir = ctx.store.open(id, Lock::Exclusive)?;
+    let state = dir.load()?;
+    let status = dir.status(&state);
+    if status != Status::Paused {
+        return Err(Error::State {
+            id: id.into(),
+            status: status.to_string(),
+            action: "only a paused container can be resumed".into(),
+        });
+    }
+    freezer::thaw(&state.cgroups)
+}

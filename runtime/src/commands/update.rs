@@ -1,0 +1,173 @@
+//! `hako update`: change a running container's limits.
+
+use std::io::Read;
+
+use oci_spec::runtime::{LinuxPids, LinuxResources};
+
+use super::Ctx;
+use crate::cli::UpdateArgs;
+use crate::error::{Context, Error, Result};
+use crate::state::{Lock, Status};
+
+/// Parses a byte size: `1024`, `64k`, `512m`, `2g` (powers of 1024), `-1`.
+pub fn parse_bytes(raw: &str) -> Result<i64> {
+    let bad = || {
+        Error::invalid(format!(
+            "invalid size {raw:?} (bytes, or a number with k, m, g, t)"
+        ))
+    };
+    let s = raw.trim().to_ascii_lowercase();
+    if s == "-1" {
+        return Ok(-1);
+    }
+    let s = s.strip_suffix('b').unwrap_or(&s);
+    let (num, mult) = match s.chars().last() {
+        Some('k') => (&s[..s.len() - 1], 1i64 << 10),
+        Some('m') => (&s[..s.len() - 1], 1 << 20),
+        Some('g') => (&s[..s.len() - 1], 1 << 30),
+        Some('t') => (&s[..s.len() - 1], 1 << 40),
+        _ => (s, 1),
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    if n < 0.0 {
+        return Err(bad());
+    }
+    Ok((n * mult as f64) as i64)
+}
+
+/// The resources the command line asks for.
+pub fn from_args(args: &UpdateArgs) -> Result<LinuxResources> {
+    let mut res = match &args.resources {
+        Some(path) => {
+            let raw = if path.as_os_str() == "-" {
+                let mut s = Vec::new();
+                std::io::stdin()
+                    .read_to_end(&mut s)
+                    .ctx(|| "reading resources from stdin".into())?;
+                s
+            } else {
+                std::fs::read(path).ctx(|| format!("reading {}", path.display()))?
+            };
+            let de = &mut serde_json::Deserializer::from_slice(&raw);
+            serde_path_to_error::deserialize(de)
+                .map_err(|e| Error::invalid(format!("--resources: {}: {}", e.path(), e.inner())))?
+        }
+        None => LinuxResources::default(),
+    };
+    let mut mem = res.memory().clone().unwrap_or_default();
+    let mut mem_set = res.memory().is_some();
+    if let Some(v) = &args.memory {
+        mem.set_limit(Some(parse_bytes(v)?));
+        mem_set = true;
+    }
+    if let Some(v) = &args.memory_reservation {
+        mem.set_reservation(Some(parse_bytes(v)?));
+        mem_set = true;
+    }
+    if let Some(v) = &args.memory_swap {
+        mem.set_swap(Some(parse_bytes(v)?));
+        mem_set = true;
+    }
+    if mem_set {
+        res.set_memory(Some(mem));
+    }
+    let mut cpu = res.cpu().clone().unwrap_or_default();
+    let any_cpu = args.cpu_period.is_some()
+        || args.cpu_quota.is_some()
+        || args.cpu_share.is_some()
+        || args.cpu_rt_period.is_some()
+        || args.cpu_rt_runtime.is_some()
+        || args.cpuset_cpus.is_some()
+        || args.cpuset_mems.is_some();
+    if let Some(v) = args.cpu_period {
+        cpu.set_period(Some(v));
+    }
+    if let Some(v) = args.cpu_quota {
+        cpu.set_quota(Some(v));
+    }
+    if let Some(v) = args.cpu_share {
+        cpu.set_shares(Some(v));
+    }
+    if let Some(v) = args.cpu_rt_period {
+        cpu.set_realtime_period(Some(v));
+    }
+    if let Some(v) = args.cpu_rt_runtime {
+        cpu.set_realtime_runtime(Some(v));
+    }
+    if let Some(v) = &args.cpuset_cpus {
+        cpu.set_cpus(Some(v.clone()));
+    }
+    if let Some(v) = &args.cpuset_mems {
+        cpu.set_mems(Some(v.clone()));
+    }
+    if any_cpu {
+        res.set_cpu(Some(cpu));
+    }
+    if let Some(limit) = args.pids_limit {
+        let mut p = LinuxPids::default();
+        p.set_limit(limit);
+        res.set_pids(Some(p));
+    }
+    if let Some(w) = args.blkio_weight {
+        let mut b = res.block_io().clone().unwrap_or_default();
+        b.set_weight(Some(w));
+        res.set_block_io(Some(b));
+    }
+    Ok(res)
+}
+
+/// `update`.
+pub fn run(ctx: &Ctx, args: &UpdateArgs) -> Result<()> {
+    let changes = from_args(args)?;
+    let dir = ctx.store.open(&args.id, Lock::Exclusive)?;
+    let state = dir.load()?;
+    let status = dir.status(&state);
+    if status == Status::Stopped {
+        return Err(Error::State {
+            id: args.id.clone(),
+            status: status.to_string(),
+            action: "cannot update a stopped container".into(),
+        });
+    }
+    crate::cgroups::resources::apply(&state.cgroups, &changes, None)?;
+    // Remember the new limits for later commands.
+    let mut spec = dir.load_spec()?;
+    if let Some(linux) = spec.linux_mut() {
+        let mut merged = linux.resources().clone().unwrap_or_default();
+        if changes.memory().is_some() {
+            merged.set_memory(changes.memory().clone());
+        }
+        if changes.cpu().is_some() {
+            merged.set_cpu(changes.cpu().clone());
+        }
+        if changes.pids().is_some() {
+            merged.set_pids(changes.pids().clone());
+        }
+        if changes.block_io().is_some() {
+            merged.set_block_io(changes.block_io().clone());
+        }
+        if changes.unified().is_some() {
+            merged.set_unified(changes.unified().clone());
+        }
+        linux.set_resources(Some(merged));
+    }
+    dir.save_spec(&spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("1024").unwrap(), 1024);
+        assert_eq!(parse_bytes("64k").unwrap(), 65536);
+        assert_eq!(parse_bytes("512M").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("2g").unwrap(), 2 << 30);
+        assert_eq!(parse_bytes("1.5gb").unwrap(), 3 << 29);
+        assert_eq!(parse_bytes("-1").unwrap(), -1);
+        for bad in ["", "x", "-5", "12q"] {
+            assert!(parse_bytes(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! `hako exec`: a new process in a running container.
+//!
+//! ```text
+//! hako exec ──fork──▶ intermediate: close hako's fds, join the cgroup,
+//!                      setns into every namespace of container init that
+//!                      differs from hako's, fork ──▶ exec process
+//!     ◀── InitPid(n) ─┘ exits                        set attributes, prepare
+//!     ◀─────────────────────────── Ready / Error ─── run the executor chain
+//! ```
+//!
+//! The exec process goes through the same executor chain as container
+//! init, so a wasm container execs wasm.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use hako_executors::{RuntimeOptions, Workload};
+use nix::sched::setns;
+use nix::sys::wait::waitpid;
+use nix::unistd::{fork, ForkResult, Pid};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+
+use super::attributes::{self, SeccompWhen};
+use super::channel::{Channel, Message};
+use super::launcher::{child_main, exit_child};
+use crate::cgroups::CgroupSet;
+use crate::error::{Context, Error, Result};
+use crate::namespaces::plan::{flag, proc_name};
+
+/// What the forked processes need.
+#[derive(Debug)]
+pub struct ExecConfig {
+    /// Container init's pid, whose namespaces are joined.
+    pub init_pid: i32,
+    /// The process to run.
+    pub process: Process,
+    /// The container's spec (seccomp profile, annotations, root).
+    pub spec: Spec,
+    /// The container's cgroups.
+    pub cgroups: CgroupSet,
+    /// Where the pty master goes, for a process with a terminal.
+    pub console_socket: Option<OwnedFd>,
+    /// Descriptors from 3 up that the process inherits.
+    pub preserved_fds: i32,
+    /// Executor options.
+    pub options: RuntimeOptions,
+}
+
+/// Join order: user first (it grants the rights for the others), mount
+/// last (it changes the root).
+const ORDER: [LinuxNamespaceType; 8] = [
+    LinuxNamespaceType::User,
+    LinuxNamespaceType::Ipc,
+    LinuxNamespaceType::Uts,
+    LinuxNamespaceType::Network,
+    LinuxNamespaceType::Pid,
+    LinuxNamespaceType::Time,
+    LinuxNamespaceType::Cgroup,
+    LinuxNamespaceType::Mount,
+];
+
+/// The namespaces of `pid` that differ from hako's own, opened.
+fn namespaces_to_join(pid: i32) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>> {
+    let mut out = Vec::new();
+    for typ in ORDER {
+        let name = proc_name(typ);
+        let theirs = format!("/proc/{pid}/ns/{name}");
+        let Ok(their_ns) = std::fs::read_link(&theirs) else {
+            continue;
+        };
+        // A time namespace applies to children: compare with ours for them.
+        let own = if typ == LinuxNamespaceType::Time {
+            "/proc/self/ns/time_for_children".to_string()
+        } else {
+            format!("/proc/self/ns/{name}")
+        };
+        if std::fs::read_link(&own).is_ok_and(|o| o == their_ns) {
+            continue;
+        }
+        let fd = nix::fcntl::open(
+            theirs.as_str(),
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ctx(|| format!("opening {theirs}"))?;
+        out.push((typ, fd));
+    }
+    Ok(out)
+}
+
+/// Starts the process; returns its pid once it is prepared and running.
+pub fn launch(cfg: &ExecConfig) -> Result<i32> {
+    let namespaces = namespaces_to_join(cfg.init_pid)?;
+    let (parent, child) = Channel::pair()?;
+    // SAFETY: hako is single-threaded here.
+    match unsafe { fork() }.ctx(|| "forking the exec intermediate".into())? {
+        ForkResult::Child => {
+            drop(parent);
+            let code = child_main(&child, || intermediate(cfg, namespaces, &child));
+            exit_child(code)
+        }
+        ForkResult::Parent {
+            child: intermediate_pid,
+        } => {
+            drop(child);
+            drop(namespaces);
+            let mut exec_pid = None;
+            let result = loop {
+                match parent.recv() {
+                    Ok(Some(Message::InitPid(pid))) => {
+                        exec_pid = Some(pid);
+                        let _ = waitpid(intermediate_pid, None);
+                    }
+                    Ok(Some(Message::Ready)) => {
+                        break exec_pid.ok_or_else(|| {
+                            Error::invalid("exec process ready before its pid was known")
+                        })
+                    }
+                    Ok(Some(Message::Error(msg))) => break Err(Error::Child(msg)),
+                    Ok(Some(other)) => {
+                        break Err(Error::invalid(format!("unexpected sync message {other:?}")))
+                    }
+                    Ok(None) => {
+                        break Err(Error::Child(
+                            "the exec process ended before it was ready".into(),
+                        ))
+                    }
+                    Err(e) => break Err(e),
+                }
+            };
+            if result.is_err() {
+                if let Some(pid) = exec_pid {
+                    let _ = nix::sys::signal::kill(
+                        Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                let _ = waitpid(intermediate_pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+            }
+            result
+        }
+    }
+}
+
+fn intermediate(
+    cfg: &ExecConfig,
+    namespaces: Vec<(LinuxNamespaceType, OwnedFd)>,
+    channel: &Channel,
+) -> Result<()> {
+    let mut keep = vec![channel.raw_fd()];
+    keep.extend(cfg.console_socket.as_ref().map(|s| s.as_raw_fd()));
+    keep.extend(namespaces.iter().map(|(_, fd)| fd.as_raw_fd()));
+    keep.extend(crate::logging::file_fd());
+    super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
+    cfg.cgroups.join(std::process::id() as i32)?;
+    for (typ, fd) in &namespaces {
+        setns(fd, flag(*typ)).ctx(|| format!("joining the container's {typ} namespace"))?;
+    }
+    drop(namespaces);
+    // SAFETY: single-threaded.
+    match unsafe { fork() }.ctx(|| "forking the exec process".into())? {
+        ForkResult::Child => {
+            let code = child_main(channel, || exec_process(cfg, channel));
+            exit_child(code)
+        }
+        ForkResult::Parent { child } => channel.send(&Message::InitPid(child.as_raw())),
+    }
+}
+
+fn exec_process(cfg: &ExecConfig, channel: &Channel) -> Result<()> {
+    nix::sys::signal::SigSet::empty()
+        .thread_set_mask()
+        .ctx(|| "resetting the signal mask".into())?;
+    let process = &cfg.process;
+    if process.terminal().unwrap_or(false) {
+        nix::unistd::setsid().ctx(|| "setsid".into())?;
+        let socket = cfg
+            .console_socket
+            .as_ref()
+            .ok_or_else(|| Error::invalid("--tty needs --console-socket"))?;
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        super::console::setup(&crate::syscall::LinuxSyscall, socket, size, false)?;
+    }
+    let profile = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let mut seccomp = attributes::apply(process, profile, channel)?;
+    let mut keep = vec![channel.raw_fd()];
+    keep.extend(cfg.console_socket.as_ref().map(|s| s.as_raw_fd()));
+    keep.extend(crate::logging::file_fd());
+    super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
+    let mut env = process.env().clone().unwrap_or_default();
+    crate::security::credentials::ensure_home(
+        &mut env,
+        process.user().uid(),
+        std::path::Path::new("/"),
+    );
+    let workload = Workload {
+        args: process.args().clone().unwrap_or_default(),
+        env,
+        cwd: PathBuf::from(process.cwd()),
+        annotations: cfg
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        root: PathBuf::from("/"),
+        root_readonly: cfg
+            .spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false),
+        options: cfg.options.clone(),
+    };
+    let prepared = crate::engines::chain().prepare(&workload)?;
+    attributes::load_seccomp(&mut seccomp, SeccompWhen::BeforeReady, Some(channel))?;
+    attributes::load_seccomp(&mut seccomp, SeccompWhen::AfterStart, Some(channel))?;
+    channel.send(&Message::Ready)?;
+    crate::logging::detach();
+    // SAFETY: hako's own descriptors; their owners never drop (_exit below).
+    unsafe {
+        libc::close(channel.raw_fd());
+        if let Some(s) = &cfg.console_socket {
+            libc::close(s.as_raw_fd());
+        }
+    }
+    let code = match prepared.run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hako: {e}");
+            e.exit_code()
+        }
+    };
+    exit_child(code)
+}
