@@ -16,8 +16,14 @@ pub fn run(ctx: &Ctx, args: &EventsArgs) -> Result<()> {
     if interval.is_zero() {
         return Err(Error::invalid("--interval must be above zero"));
     }
+    let mut first = true;
     loop {
-        let dir = ctx.store.open(&args.id, Lock::Shared)?;
+        let dir = match ctx.store.open(&args.id, Lock::Shared) {
+            // Streaming ends when the container is deleted.
+            Err(Error::NotFound(_)) if !first => return Ok(()),
+            other => other?,
+        };
+        first = false;
         let state = dir.load()?;
         if dir.status(&state) == Status::Stopped {
             if args.stats {
