@@ -54,7 +54,7 @@ pub fn from_args(args: &UpdateArgs) -> Result<LinuxResources> {
         }
         None => LinuxResources::default(),
     };
-    let mut mem = res.memory().clone().unwrap_or_default();
+    let mut mem = (*res.memory()).unwrap_or_default();
     let mut mem_set = res.memory().is_some();
     if let Some(v) = &args.memory {
         mem.set_limit(Some(parse_bytes(v)?));
@@ -135,13 +135,13 @@ pub fn run(ctx: &Ctx, args: &UpdateArgs) -> Result<()> {
     if let Some(linux) = spec.linux_mut() {
         let mut merged = linux.resources().clone().unwrap_or_default();
         if changes.memory().is_some() {
-            merged.set_memory(changes.memory().clone());
+            merged.set_memory(*changes.memory());
         }
         if changes.cpu().is_some() {
             merged.set_cpu(changes.cpu().clone());
         }
         if changes.pids().is_some() {
-            merged.set_pids(changes.pids().clone());
+            merged.set_pids(*changes.pids());
         }
         if changes.block_io().is_some() {
             merged.set_block_io(changes.block_io().clone());
