@@ -70,18 +70,11 @@ impl WasiConfig {
     /// Builds the WASI configuration of a workload.
     pub fn for_workload(workload: &Workload) -> Result<Self, ExecutorError> {
         let readonly = workload.root_readonly;
-        let preopens = vec![
-            Preopen {
-                host: workload.root.clone(),
-                guest: "/".into(),
-                readonly,
-            },
-            Preopen {
-                host: workload.host_path(&workload.cwd),
-                guest: ".".into(),
-                readonly,
-            },
-        ];
+        let preopens = vec![Preopen {
+            host: workload.root.clone(),
+            guest: "/".into(),
+            readonly,
+        }];
         let port = match workload.annotations.get(ANNOTATION_HTTP_PORT) {
             None => DEFAULT_HTTP_PORT,
             Some(v) => v.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
@@ -229,20 +222,13 @@ mod tests {
             vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
         );
         assert_eq!(
-            c.preopens[0],
-            Preopen {
+            c.preopens,
+            vec![Preopen {
                 host: "/".into(),
                 guest: "/".into(),
                 readonly: true
-            }
-        );
-        assert_eq!(
-            c.preopens[1],
-            Preopen {
-                host: "/data".into(),
-                guest: ".".into(),
-                readonly: true
-            }
+            }],
+            "only the root: a \".\" preopen would capture absolute paths in wasi-libc"
         );
         assert_eq!(c.http_addr.port(), DEFAULT_HTTP_PORT);
     }
