@@ -73,13 +73,26 @@ pub fn untrack(pid: u32) {
     }
 }
 
-/// `Command::output` that the reaper leaves alone.
+/// `Command::output` that the reaper leaves alone. Output goes through
+/// files, not pipes: a container started by the command may inherit them
+/// and keep them open long after the command exits.
 pub fn output(cmd: &mut Command) -> std::io::Result<std::process::Output> {
-    cmd.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = spawn(cmd)?;
+    use std::io::{Read, Seek};
+    let mut out = tempfile::tempfile()?;
+    let mut err = tempfile::tempfile()?;
+    cmd.stdout(out.try_clone()?).stderr(err.try_clone()?);
+    let mut child = spawn(cmd)?;
     let pid = child.id();
-    let out = child.wait_with_output();
+    let status = child.wait();
     untrack(pid);
-    out
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    out.rewind()?;
+    out.read_to_end(&mut stdout)?;
+    err.rewind()?;
+    err.read_to_end(&mut stderr)?;
+    Ok(std::process::Output {
+        status: status?,
+        stdout,
+        stderr,
+    })
 }

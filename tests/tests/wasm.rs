@@ -148,7 +148,7 @@ fn trap_is_reported_not_137(engine: &str) {
     put_wat(
         &b,
         "trap.wat",
-        r#"(module (func (export "_start") unreachable))"#,
+        r#"(module (memory (export "memory") 1) (func (export "_start") unreachable))"#,
     );
     let out = run(&h, &b);
     assert_ne!(out.code, 0);
@@ -230,7 +230,9 @@ fn wat_modules_run(engine: &str) {
 
 fn compat_smart_sniffs(engine: &str) {
     let h = Hako::new();
-    let smart = json!({"module.wasm.image/variant": "compat-smart", "run.oci.handler": engine});
+    // run.oci.handler=<engine> would mean "wasm, definitely": the engine
+    // for a sniffing mode comes from io.hako.wasm.engine.
+    let smart = json!({"module.wasm.image/variant": "compat-smart", "io.hako.wasm.engine": engine});
     let mut b = wasm_bundle(engine, &["/app/hello.wasm", "5"]);
     b.edit(|s| s["annotations"] = smart.clone());
     let out = run(&h, &b);
@@ -328,14 +330,14 @@ fn validation_errors_surface_at_create(engine: &str) {
     put_wat(
         &b,
         "broken.wat",
-        "(module (func $f (export \"_start\") (call $nope)))",
+        "(module (memory (export \"memory\") 1) (func $f (export \"_start\") (call $nope)))",
     );
     create_fails(&h, &b, "/app/broken.wat: invalid wasm text");
     let b = wasm_bundle(engine, &["/app/imports.wat"]);
     put_wat(
         &b,
         "imports.wat",
-        r#"(module (import "env" "nope" (func)) (func (export "_start")))"#,
+        r#"(module (import "env" "nope" (func)) (memory (export "memory") 1) (func (export "_start")))"#,
     );
     create_fails(&h, &b, "nope");
     let b = wasm_bundle(engine, &["/bin/busybox"]);

@@ -105,17 +105,19 @@ pub fn launch(cfg: &ExecConfig) -> Result<i32> {
             drop(child);
             drop(namespaces);
             let mut exec_pid = None;
+            // The intermediate and the exec process share the channel:
+            // "ready" may overtake the pid.
+            let mut ready = false;
             let result = loop {
+                if let (true, Some(pid)) = (ready, exec_pid) {
+                    break Ok(pid);
+                }
                 match parent.recv() {
                     Ok(Some(Message::InitPid(pid))) => {
                         exec_pid = Some(pid);
                         let _ = waitpid(intermediate_pid, None);
                     }
-                    Ok(Some(Message::Ready)) => {
-                        break exec_pid.ok_or_else(|| {
-                            Error::invalid("exec process ready before its pid was known")
-                        })
-                    }
+                    Ok(Some(Message::Ready)) => ready = true,
                     Ok(Some(Message::Error(msg))) => break Err(Error::Child(msg)),
                     Ok(Some(other)) => {
                         break Err(Error::invalid(format!("unexpected sync message {other:?}")))
@@ -147,6 +149,9 @@ fn intermediate(
     namespaces: Vec<(LinuxNamespaceType, OwnedFd)>,
     channel: &Channel,
 ) -> Result<()> {
+    // As in create's intermediate: no container process may reach the
+    // hako binary through /proc/<pid>/exe while hako's code runs in there.
+    nix::sys::prctl::set_dumpable(false).ctx(|| "making the exec process non-dumpable".into())?;
     let mut keep = vec![channel.raw_fd()];
     keep.extend(cfg.console_socket.as_ref().map(|s| s.as_raw_fd()));
     keep.extend(namespaces.iter().map(|(_, fd)| fd.as_raw_fd()));

@@ -20,6 +20,16 @@ use crate::namespaces::plan::{self, flag};
 
 /// Runs in the intermediate process; returns once init is forked.
 pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
+    // Not dumpable until the workload execs (which resets it): while this
+    // process and init run hako's code, no process of the container can
+    // open /proc/<pid>/exe — the hako binary — or ptrace them
+    // (CVE-2019-5736). An in-process wasm guest stays non-dumpable.
+    nix::sys::prctl::set_dumpable(false).ctx(|| "making container set-up non-dumpable".into())?;
+    // Not dumpable until the workload execs (which resets it): while this
+    // process and init run hako's code, no process of the container can
+    // open /proc/<pid>/exe — the hako binary — or ptrace them
+    // (CVE-2019-5736). An in-process wasm guest stays non-dumpable.
+    nix::sys::prctl::set_dumpable(false).ctx(|| "making container set-up non-dumpable".into())?;
     // Drop everything hako had open (the state lock among them) except the
     // channel, the console socket and the log.
     let mut keep = vec![channel.raw_fd()];
@@ -39,9 +49,14 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
     }
     if plan.new_user {
         unshare(CloneFlags::CLONE_NEWUSER).ctx(|| "creating the user namespace".into())?;
+        // hako, unprivileged when rootless, writes our maps through
+        // /proc/<pid>: that needs us dumpable for a moment.
+        nix::sys::prctl::set_dumpable(true)
+            .ctx(|| "making the intermediate dumpable for its id maps".into())?;
         channel.send(&Message::MapIds)?;
         match channel.recv()? {
-            Some(Message::IdsMapped) => {}
+            Some(Message::IdsMapped) => nix::sys::prctl::set_dumpable(false)
+                .ctx(|| "making container set-up non-dumpable".into())?,
             other => {
                 return Err(Error::invalid(format!(
                     "expected the id maps to be written, got {other:?}"
