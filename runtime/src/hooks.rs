@@ -106,12 +106,7 @@ impl HookState {
             status: status.into(),
             pid,
             bundle: bundle.to_path_buf(),
-            annotations: spec
-                .annotations()
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
+            annotations: crate::spec::annotations(spec),
         }
     }
 

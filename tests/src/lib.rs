@@ -46,6 +46,44 @@ pub fn hako_bin() -> PathBuf {
     candidate
 }
 
+/// Runs `sh -c <script>` in a fresh container shaped by `edit`, in the
+/// foreground, and checks that nothing is left behind.
+pub fn run_sh(script: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Out {
+    let h = Hako::new();
+    let mut b = Bundle::sh(script);
+    b.edit(edit);
+    let id = unique_id("sh");
+    let out = h.run_bundle(&id, &b);
+    h.assert_gone(&id, &b, None);
+    out
+}
+
+/// Receives a message and the one descriptor sent with it over a unix
+/// socket (a console master, a seccomp notify fd).
+pub fn recv_fd(sock: &impl std::os::fd::AsRawFd) -> (Vec<u8>, std::os::fd::RawFd) {
+    let mut buf = vec![0u8; 65536];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = nix::sys::socket::recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .unwrap();
+    let fd = msg
+        .cmsgs()
+        .unwrap()
+        .find_map(|c| match c {
+            nix::sys::socket::ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+            _ => None,
+        })
+        .expect("a descriptor");
+    let n = msg.bytes;
+    buf.truncate(n);
+    (buf, fd)
+}
+
 /// A unique container id for a test.
 pub fn unique_id(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};

@@ -112,24 +112,7 @@ fn terminal_goes_to_the_console_socket() {
     let id = unique_id("tty");
     let receiver = std::thread::spawn(move || {
         let (conn, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 64];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let msg = nix::sys::socket::recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            nix::sys::socket::MsgFlags::empty(),
-        )
-        .unwrap();
-        let fd = msg
-            .cmsgs()
-            .unwrap()
-            .find_map(|c| match c {
-                nix::sys::socket::ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
-                _ => None,
-            })
-            .expect("a descriptor");
+        let (_, fd) = hako_tests::recv_fd(&conn);
         // SAFETY: the descriptor was just received and is ours.
         let mut master = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         let mut text = Vec::new();

@@ -1,17 +1,7 @@
 //! What a process sees from inside the container.
 
-use hako_tests::{ns_of, unique_id, Bundle, Hako};
+use hako_tests::{ns_of, run_sh, unique_id, Bundle, Hako};
 use serde_json::json;
-
-fn run_sh(script: &str, edit: impl FnOnce(&mut serde_json::Value)) -> hako_tests::Out {
-    let h = Hako::new();
-    let mut b = Bundle::sh(script);
-    b.edit(edit);
-    let id = unique_id("iso");
-    let out = h.run_bundle(&id, &b);
-    h.assert_gone(&id, &b, None);
-    out
-}
 
 #[test]
 fn hostname_domainname_and_env() {

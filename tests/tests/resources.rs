@@ -1,17 +1,7 @@
 //! linux.resources seen from inside the container, and enforced.
 
-use hako_tests::{unique_id, Bundle, Hako};
+use hako_tests::{run_sh, unique_id, Bundle, Hako};
 use serde_json::json;
-
-fn run(script: &str, edit: impl FnOnce(&mut serde_json::Value)) -> hako_tests::Out {
-    let h = Hako::new();
-    let mut b = Bundle::sh(script);
-    b.edit(edit);
-    let id = unique_id("res");
-    let out = h.run_bundle(&id, &b);
-    h.assert_gone(&id, &b, None);
-    out
-}
 
 /// The container's view of a controller file: cgroup v1 per-controller
 /// directories or the unified tree.
@@ -28,7 +18,7 @@ fn memory_cpu_and_pids_limits_are_visible() {
             "r memory memory.max; r cpu cpu.weight; r cpu cpu.max; r pids pids.max; echo 10"
         }
     );
-    let out = run(&script, |s| {
+    let out = run_sh(&script, |s| {
         s["linux"]["resources"] = json!({
             "memory": {"limit": 67108864, "swappiness": 10},
             "cpu": {"shares": 512, "quota": 25000, "period": 100000},
@@ -48,9 +38,9 @@ fn memory_cpu_and_pids_limits_are_visible() {
 #[test]
 fn pids_limit_stops_a_fork_loop() {
     let script = "for i in $(seq 40); do sleep 5 & done; echo all-started";
-    let free = run(script, |_| {});
+    let free = run_sh(script, |_| {});
     assert!(free.stdout.contains("all-started"), "{free:?}");
-    let out = run(script, |s| {
+    let out = run_sh(script, |s| {
         s["linux"]["resources"] = json!({"pids": {"limit": 10}})
     });
     assert!(
@@ -63,7 +53,7 @@ fn pids_limit_stops_a_fork_loop() {
 #[test]
 fn memory_limit_kills_a_hog() {
     // 64 MiB limit, no swap beyond it, a 200 MiB allocation.
-    let out = run(
+    let out = run_sh(
         "head -c 209715200 /dev/zero | tail > /dev/null; echo survived",
         |s| {
             s["linux"]["resources"] = json!({"memory": {"limit": 67108864, "swap": 67108864}});
@@ -77,7 +67,7 @@ fn memory_limit_kills_a_hog() {
 
 #[test]
 fn device_rules_deny_access() {
-    let out = run("head -c 1 /dev/zero > /dev/null && echo zero-ok; mknod /dev/mem2 c 1 1 && (head -c 1 /dev/mem2 >/dev/null 2>&1 && echo mem-readable || echo mem-denied)", |s| {
+    let out = run_sh("head -c 1 /dev/zero > /dev/null && echo zero-ok; mknod /dev/mem2 c 1 1 && (head -c 1 /dev/mem2 >/dev/null 2>&1 && echo mem-readable || echo mem-denied)", |s| {
         s["process"]["capabilities"]["bounding"].as_array_mut().unwrap().push(json!("CAP_MKNOD"));
         s["process"]["capabilities"]["effective"].as_array_mut().unwrap().push(json!("CAP_MKNOD"));
         s["process"]["capabilities"]["permitted"].as_array_mut().unwrap().push(json!("CAP_MKNOD"));
@@ -85,7 +75,7 @@ fn device_rules_deny_access() {
     });
     assert_eq!(out.stdout, "zero-ok\nmem-denied\n", "{out:?}");
     // An explicit allow rule opens a device.
-    let out = run(
+    let out = run_sh(
         "mknod /dev/full2 c 1 7 && head -c 1 /dev/full2 | od -An -tx1",
         |s| {
             s["process"]["capabilities"]["bounding"]

@@ -1,9 +1,7 @@
 //! seccomp from the spec: errno rules, kills, podman's default profile,
 //! and a notify listener.
 
-use std::os::fd::AsRawFd;
-
-use hako_tests::{unique_id, Bundle, Hako};
+use hako_tests::{run_sh, unique_id, Bundle, Hako};
 use serde_json::{json, Value};
 
 /// Converts podman's containers-common profile (Docker format, with
@@ -53,19 +51,9 @@ fn podman_profile(caps: &[&str]) -> Value {
     })
 }
 
-fn run(script: &str, edit: impl FnOnce(&mut Value)) -> hako_tests::Out {
-    let h = Hako::new();
-    let mut b = Bundle::sh(script);
-    b.edit(edit);
-    let id = unique_id("sec");
-    let out = h.run_bundle(&id, &b);
-    h.assert_gone(&id, &b, None);
-    out
-}
-
 #[test]
 fn errno_rules_return_their_errno() {
-    let out = run(
+    let out = run_sh(
         "touch /tmp/f; chmod 600 /tmp/f; echo chmod=$?; mkdir /tmp/d; echo mkdir=$?",
         |s| {
             s["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
@@ -89,7 +77,7 @@ fn errno_rules_return_their_errno() {
 
 #[test]
 fn kill_process_action() {
-    let out = run("uname", |s| {
+    let out = run_sh("uname", |s| {
         s["process"]["args"] = json!(["uname"]);
         s["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
             {"names": ["uname"], "action": "SCMP_ACT_KILL_PROCESS"}
@@ -101,7 +89,7 @@ fn kill_process_action() {
 #[test]
 fn argument_conditions() {
     // Deny only personality(0xffffffff) (the query), allow the rest.
-    let out = run("setarch linux32 true; echo linux32=$?; uname -m", |s| {
+    let out = run_sh("setarch linux32 true; echo linux32=$?; uname -m", |s| {
         s["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
             {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22,
              "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}
@@ -124,12 +112,12 @@ fn podmans_default_profile_loads_and_denies() {
     let admin_caps =
         json!({"bounding": with_admin, "effective": with_admin, "permitted": with_admin});
     let caps = admin_caps.clone();
-    let free = run("hostname changed && hostname", |s| {
+    let free = run_sh("hostname changed && hostname", |s| {
         s["process"]["capabilities"] = caps
     });
     assert_eq!(free.stdout, "changed\n", "{free:?}");
     let profile = podman_profile(default_caps);
-    let out = run(
+    let out = run_sh(
         "echo ok; hostname changed; echo hostname=$?; hostname",
         |s| {
             s["process"]["capabilities"] = admin_caps;
@@ -148,26 +136,8 @@ fn notify_sends_the_listener_fd_and_state() {
     let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
     let agent = std::thread::spawn(move || -> (Value, u32) {
         let (conn, _) = listener.accept().unwrap();
-        let mut buf = vec![0u8; 65536];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let msg = nix::sys::socket::recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            nix::sys::socket::MsgFlags::empty(),
-        )
-        .unwrap();
-        let fd = msg
-            .cmsgs()
-            .unwrap()
-            .find_map(|c| match c {
-                nix::sys::socket::ControlMessageOwned::ScmRights(f) => f.first().copied(),
-                _ => None,
-            })
-            .expect("notify fd");
-        let n = msg.bytes;
-        let state: Value = serde_json::from_slice(&buf[..n]).unwrap();
+        let (doc, fd) = hako_tests::recv_fd(&conn);
+        let state: Value = serde_json::from_slice(&doc).unwrap();
         // Answer the first notification with EACCES.
         #[repr(C)]
         #[derive(Default)]

@@ -113,14 +113,7 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
         rootfs: cfg.bundle.rootfs.clone(),
         created: state::now_rfc3339(),
         owner: String::new(),
-        annotations: cfg
-            .bundle
-            .spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
+        annotations: crate::spec::annotations(&cfg.bundle.spec),
         cgroups: cfg.cgroups.clone(),
         own_pid_ns: cfg
             .namespaces

@@ -43,7 +43,7 @@ pub fn proc_name(typ: LinuxNamespaceType) -> &'static str {
 
 /// Order in which joined namespaces are entered: user first (it grants
 /// the rights to enter the others), mount last (its paths change).
-const JOIN_ORDER: [LinuxNamespaceType; 8] = [
+pub const JOIN_ORDER: [LinuxNamespaceType; 8] = [
     LinuxNamespaceType::User,
     LinuxNamespaceType::Ipc,
     LinuxNamespaceType::Uts,

@@ -12,9 +12,8 @@
 //! init, so a wasm container execs wasm.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
 
-use hako_executors::{RuntimeOptions, Workload};
+use hako_executors::RuntimeOptions;
 use nix::sched::setns;
 use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult, Pid};
@@ -46,23 +45,10 @@ pub struct ExecConfig {
     pub options: RuntimeOptions,
 }
 
-/// Join order: user first (it grants the rights for the others), mount
-/// last (it changes the root).
-const ORDER: [LinuxNamespaceType; 8] = [
-    LinuxNamespaceType::User,
-    LinuxNamespaceType::Ipc,
-    LinuxNamespaceType::Uts,
-    LinuxNamespaceType::Network,
-    LinuxNamespaceType::Pid,
-    LinuxNamespaceType::Time,
-    LinuxNamespaceType::Cgroup,
-    LinuxNamespaceType::Mount,
-];
-
 /// The namespaces of `pid` that differ from hako's own, opened.
 fn namespaces_to_join(pid: i32) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>> {
     let mut out = Vec::new();
-    for typ in ORDER {
+    for typ in crate::namespaces::plan::JOIN_ORDER {
         let name = proc_name(typ);
         let theirs = format!("/proc/{pid}/ns/{name}");
         let Ok(their_ns) = std::fs::read_link(&theirs) else {
@@ -195,32 +181,7 @@ fn exec_process(cfg: &ExecConfig, channel: &Channel) -> Result<()> {
     keep.extend(cfg.console_socket.as_ref().map(|s| s.as_raw_fd()));
     keep.extend(crate::logging::file_fd());
     super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
-    let mut env = process.env().clone().unwrap_or_default();
-    crate::security::credentials::ensure_home(
-        &mut env,
-        process.user().uid(),
-        std::path::Path::new("/"),
-    );
-    let workload = Workload {
-        args: process.args().clone().unwrap_or_default(),
-        env,
-        cwd: PathBuf::from(process.cwd()),
-        annotations: cfg
-            .spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        root: PathBuf::from("/"),
-        root_readonly: cfg
-            .spec
-            .root()
-            .as_ref()
-            .and_then(|r| r.readonly())
-            .unwrap_or(false),
-        options: cfg.options.clone(),
-    };
+    let workload = crate::spec::workload(&cfg.spec, process, &[], &cfg.options);
     let prepared = crate::engines::chain().prepare(&workload)?;
     attributes::load_seccomp(&mut seccomp, SeccompWhen::BeforeReady, Some(channel))?;
     attributes::load_seccomp(&mut seccomp, SeccompWhen::AfterStart, Some(channel))?;

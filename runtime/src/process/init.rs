@@ -7,9 +7,9 @@
 //! stderr, so the chain prepares everything that can fail beforehand.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use hako_executors::{Prepared, Workload};
+use hako_executors::Prepared;
 use nix::fcntl::{FcntlArg, OFlag};
 use nix::sys::signal::SigSet;
 use nix::sys::stat::Mode;
@@ -21,7 +21,6 @@ use super::console;
 use super::launcher::{exit_child, InitConfig};
 use crate::error::{Context, Error, Result};
 use crate::rootfs::{self, RootfsConfig};
-use crate::security::credentials;
 use crate::syscall::LinuxSyscall;
 
 /// The start fifo, held open from before pivot_root until `start`.
@@ -159,7 +158,7 @@ fn setup(
     keep.extend(crate::logging::file_fd());
     super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
 
-    let workload = workload(cfg, process)?;
+    let workload = crate::spec::workload(spec, process, &cfg.extra_env, &cfg.options);
     let prepared = crate::engines::chain().prepare(&workload)?;
     super::attributes::load_seccomp(&mut seccomp, SeccompWhen::BeforeReady, Some(channel))?;
     Ok((prepared, seccomp))
@@ -181,34 +180,6 @@ fn run_create_hooks(cfg: &InitConfig, channel: &Channel) -> Result<()> {
     }
     let state = HookState::new(&cfg.id, "creating", None, &cfg.bundle.dir, spec);
     crate::hooks::run(Stage::CreateContainer, spec, &state)
-}
-
-fn workload(cfg: &InitConfig, process: &oci_spec::runtime::Process) -> Result<Workload> {
-    let mut env = process.env().clone().unwrap_or_default();
-    env.extend(cfg.extra_env.iter().cloned());
-    credentials::ensure_home(&mut env, process.user().uid(), Path::new("/"));
-    Ok(Workload {
-        args: process.args().clone().unwrap_or_default(),
-        env,
-        cwd: PathBuf::from(process.cwd()),
-        annotations: cfg
-            .bundle
-            .spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        root: PathBuf::from("/"),
-        root_readonly: cfg
-            .bundle
-            .spec
-            .root()
-            .as_ref()
-            .and_then(|r| r.readonly())
-            .unwrap_or(false),
-        options: cfg.options.clone(),
-    })
 }
 
 fn set_domainname(name: &str) -> Result<()> {
