@@ -18,18 +18,30 @@ fn main() {
     wasmedge_link_args();
 }
 
-/// With the WasmEdge engine linked against a private libwasmedge prefix
-/// (hosts whose glibc is too old for it, see docs/wasmedge.md), every
-/// binary of this crate must start on that prefix's loader. The prefix is
-/// published by hako-executor-wasmedge's build script.
+/// With the WasmEdge engine built against a private libwasmedge prefix
+/// (hosts whose glibc is too old for it, see docs/wasmedge.md), the
+/// engine plugin needs that prefix's glibc, and a process can only have
+/// one: hako itself must start on the prefix's loader. The plugin (not
+/// hako) links libwasmedge, so LLVM is only loaded for WasmEdge
+/// containers.
 fn wasmedge_link_args() {
     println!("cargo:rerun-if-env-changed=HAKO_WASMEDGE_PREFIX");
-    if let (Ok(libdir), Ok(loader)) = (
-        std::env::var("DEP_HAKO_WASMEDGE_LIBDIR"),
-        std::env::var("DEP_HAKO_WASMEDGE_LOADER"),
-    ) {
-        println!("cargo:rustc-link-arg=-Wl,--dynamic-linker={loader}");
-        println!("cargo:rustc-link-arg=-Wl,-rpath,{libdir}");
-        println!("cargo:rustc-link-arg=-Wl,--allow-shlib-undefined");
+    if std::env::var_os("CARGO_FEATURE_WASMEDGE").is_none() {
+        return;
     }
+    let Some(prefix) = std::env::var_os("HAKO_WASMEDGE_PREFIX").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    let (triplet, loader) = match arch.as_str() {
+        "x86_64" => ("x86_64-linux-gnu", "ld-linux-x86-64.so.2"),
+        "aarch64" => ("aarch64-linux-gnu", "ld-linux-aarch64.so.1"),
+        other => panic!("HAKO_WASMEDGE_PREFIX is set but {other} has no private prefix layout"),
+    };
+    let libdir = std::path::Path::new(&prefix).join("usr/lib").join(triplet);
+    println!(
+        "cargo:rustc-link-arg-bins=-Wl,--dynamic-linker={}",
+        libdir.join(loader).display()
+    );
+    println!("cargo:rustc-link-arg-bins=-Wl,-rpath,{}", libdir.display());
 }

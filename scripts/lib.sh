@@ -63,7 +63,9 @@ build_examples() {
 # The hako binary with every engine, plus the hako-wasm name.
 build_hako() {
     log "building hako ($HAKO_PROFILE, engines: wasmtime wasmedge wasmer)"
-    (cd "$HAKO_REPO" && cargo build --locked --profile "$HAKO_PROFILE" -p hako --features wasmedge)
+    # The WasmEdge engine is a plugin (libhako_executor_wasmedge.so) that
+    # hako loads from its own directory only for WasmEdge containers.
+    (cd "$HAKO_REPO" && cargo build --locked --profile "$HAKO_PROFILE" -p hako --features hako/wasmedge -p hako-executor-wasmedge)
     HAKO_BIN="$CARGO_TARGET_DIR/$HAKO_PROFILE/hako"
     ln -sf hako "$CARGO_TARGET_DIR/$HAKO_PROFILE/hako-wasm"
     export HAKO_BIN

@@ -50,3 +50,6 @@ impl WasmEngine for WasmEdge {
         Ok(Box::new(guest::Guest::prepare(&module, &wasi)?))
     }
 }
+
+// The entry point of libhako_executor_wasmedge.so.
+hako_executors::export_engine!(WasmEdge);

@@ -19,6 +19,7 @@ pub mod entrypoint;
 pub mod error;
 pub mod executor;
 pub mod execve;
+pub mod plugin;
 pub mod signals;
 pub mod wasm;
 pub mod workload;

@@ -35,7 +35,7 @@ pub struct WasmModule {
 }
 
 /// A directory the guest sees.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Preopen {
     /// The directory this process opens.
     pub host: PathBuf,
@@ -46,7 +46,7 @@ pub struct Preopen {
 }
 
 /// The WASI view of the container, identical for every engine.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WasiConfig {
     /// `process.args`; `args[0]` is the entrypoint as written.
     pub args: Vec<String>,

@@ -485,3 +485,62 @@ fn components_inside_a_network_namespace_serve_there() {
     h.run(&["delete", "--force", &id]).ok();
     h.assert_gone(&id, &b, None);
 }
+
+fn status_field(pid: i32, key: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn native_containers_initialise_no_engine() {
+    let h = Hako::new();
+    let maps_of = |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    // A created native container: init waits for start with no engine in
+    // it — no signal handler of an engine, one thread, no libwasmedge.
+    let native = hako_tests::Bundle::busybox(&["sleep", "100"]);
+    let id = unique_id("noengine");
+    h.create(&id, &native);
+    let pid = h.pid(&id);
+    // Rust's runtime catches SIGSEGV and SIGBUS (stack overflows); an
+    // engine adds SIGILL (and SIGFPE) for its traps.
+    let caught = u64::from_str_radix(&status_field(pid, "SigCgt:"), 16).unwrap();
+    assert_eq!(
+        caught & (1 << (libc::SIGILL - 1)),
+        0,
+        "an engine installed its trap handlers: {caught:#x}"
+    );
+    assert_eq!(status_field(pid, "Threads:"), "1");
+    assert!(
+        !maps_of(pid).contains("libwasmedge"),
+        "libwasmedge loaded for a native container"
+    );
+    h.run(&["delete", &id]).ok();
+    h.assert_gone(&id, &native, None);
+    // The same observations do see an engine when there is one.
+    let wasm = wasm_bundle("wasmtime", &["/app/hello.wasm"]);
+    let id = unique_id("engine");
+    h.create(&id, &wasm);
+    let caught = u64::from_str_radix(&status_field(h.pid(&id), "SigCgt:"), 16).unwrap();
+    assert_ne!(
+        caught & (1 << (libc::SIGILL - 1)),
+        0,
+        "wasmtime's trap handler: {caught:#x}"
+    );
+    h.run(&["delete", &id]).ok();
+    let wasmedge = wasm_bundle("wasmedge", &["/app/hello.wasm"]);
+    let id = unique_id("plugin");
+    h.create(&id, &wasmedge);
+    assert!(
+        maps_of(h.pid(&id)).contains("libwasmedge"),
+        "the WasmEdge plugin is loaded for a WasmEdge container"
+    );
+    h.run(&["delete", &id]).ok();
+    h.assert_gone(&id, &wasmedge, None);
+}

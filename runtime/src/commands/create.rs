@@ -45,6 +45,7 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
         (None, Some(path)) => Some(connect(path)?),
         (None, None) => None,
     };
+    crate::engines::preload(&crate::spec::annotations(&bundle.spec), &ctx.options)?;
     let seccomp_listener = seccomp_listener(&bundle)?;
     let terminal = process.terminal().unwrap_or(false);
     if terminal && console.is_none() {

@@ -37,6 +37,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
         }
     }
     let process = process_for(args, &spec)?;
+    crate::engines::preload(&crate::spec::annotations(&spec), &ctx.options)?;
     if process.terminal().unwrap_or(false) && args.console_socket.is_none() {
         return Err(Error::invalid("--tty needs --console-socket"));
     }
