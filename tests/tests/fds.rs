@@ -155,3 +155,31 @@ fn terminal_without_console_socket_is_refused() {
         .fails_with("--console-socket");
     h.assert_gone(&id, &b, None);
 }
+
+#[test]
+fn foreground_run_with_a_terminal_and_no_console_socket() {
+    // As runc: hako holds the pty and copies it to its own stdio.
+    let h = Hako::new();
+    let mut b = Bundle::sh("tty; echo from-the-pty; exit 5");
+    b.edit(|s| s["process"]["terminal"] = true.into());
+    let id = unique_id("owntty");
+    let out = h.run_bundle(&id, &b);
+    assert_eq!(out.code, 5, "{out:?}");
+    assert!(out.stdout.contains("/dev/pts/0"), "{out:?}");
+    assert!(out.stdout.contains("from-the-pty"), "{out:?}");
+    h.assert_gone(&id, &b, None);
+    // exec -t in the foreground, likewise.
+    let b = Bundle::busybox(&["sleep", "100"]);
+    let id = unique_id("exectty");
+    h.run(&["run", "-d", "--bundle", &b.arg(), &id]).ok();
+    let out = h.run(&["exec", "-t", &id, "sh", "-c", "tty; echo exec-pty"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("/dev/pts/") && out.stdout.contains("exec-pty"),
+        "{out:?}"
+    );
+    h.run(&["exec", "-t", "-d", &id, "true"])
+        .fails_with("--console-socket");
+    h.run(&["delete", "--force", &id]).ok();
+    h.assert_gone(&id, &b, None);
+}

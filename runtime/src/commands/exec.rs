@@ -38,14 +38,22 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
     }
     let process = process_for(args, &spec)?;
     crate::engines::preload(&crate::spec::annotations(&spec), &ctx.options)?;
-    if process.terminal().unwrap_or(false) && args.console_socket.is_none() {
-        return Err(Error::invalid("--tty needs --console-socket"));
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal && args.console_socket.is_none() && args.detach {
+        return Err(Error::invalid("--tty with --detach needs --console-socket"));
     }
+    // In the foreground without a console socket hako holds the pty.
+    let mut own_console = None;
     let console_socket = match &args.console_socket {
         Some(path) => {
             Some(OwnedFd::from(UnixStream::connect(path).ctx(|| {
                 format!("connecting to console socket {}", path.display())
             })?))
+        }
+        None if terminal => {
+            let (ours, theirs) = crate::process::tty::socket_pair()?;
+            own_console = Some(ours);
+            Some(theirs)
         }
         None => None,
     };
@@ -69,10 +77,18 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
     if let Some(pid_file) = &args.pid_file {
         super::create::write_pid_file(pid_file, pid)?;
     }
-    match waiter {
-        None => Ok(0),
-        Some(w) => w.wait(pid),
+    let proxy = own_console
+        .as_ref()
+        .map(crate::process::tty::Proxy::start)
+        .transpose()?;
+    let code = match waiter {
+        None => 0,
+        Some(w) => w.wait(pid, proxy.as_ref())?,
+    };
+    if let Some(p) = proxy {
+        p.finish();
     }
+    Ok(code)
 }
 
 /// The process to run: `--process`, or the container's process with the

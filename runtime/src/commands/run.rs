@@ -4,6 +4,7 @@
 use super::{create, delete, start, Ctx};
 use crate::cli::RunArgs;
 use crate::error::Result;
+use crate::process::tty;
 use crate::process::wait::Waiter;
 use crate::state::Lock;
 
@@ -18,7 +19,16 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
     // inherits it and can wait for it.
     let waiter = Waiter::new()?;
 
-    let created = create::run(ctx, &args.create)?;
+    // A terminal without --console-socket: hako holds the pty itself.
+    let own_tty = args.create.console_socket.is_none() && wants_terminal(&args.create.bundle);
+    let (console, theirs) = if own_tty {
+        let (ours, theirs) = tty::socket_pair()?;
+        (Some(ours), Some(theirs))
+    } else {
+        (None, None)
+    };
+    let created = create::create(ctx, &args.create, theirs)?;
+    let proxy = console.as_ref().map(tty::Proxy::start).transpose()?;
     let id = created.state.id.clone();
     let pid = created.state.pid;
     let started = start::start(&created.dir);
@@ -28,11 +38,23 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
         cleanup(ctx, &id);
         return Err(e);
     }
-    let code = waiter.wait(pid)?;
+    let code = waiter.wait(pid, proxy.as_ref())?;
+    if let Some(p) = proxy {
+        p.finish();
+    }
     if !args.keep {
         cleanup(ctx, &id);
     }
     Ok(code)
+}
+
+/// Whether the bundle's process asks for a terminal (errors are left to
+/// `create`, which reports them properly).
+fn wants_terminal(bundle: &std::path::Path) -> bool {
+    crate::spec::Bundle::load(bundle)
+        .ok()
+        .and_then(|b| b.spec.process().as_ref().and_then(|p| p.terminal()))
+        .unwrap_or(false)
 }
 
 fn cleanup(ctx: &Ctx, id: &str) {

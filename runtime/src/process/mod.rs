@@ -9,4 +9,5 @@ pub mod init;
 pub mod intermediate;
 pub mod launcher;
 pub mod proc;
+pub mod tty;
 pub mod wait;

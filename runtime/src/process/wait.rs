@@ -33,7 +33,7 @@ impl Waiter {
 
     /// Waits for `pid`, forwarding every other signal to it; returns its
     /// exit code (128 + N when killed by signal N).
-    pub fn wait(&self, pid: i32) -> Result<i32> {
+    pub fn wait(&self, pid: i32, tty: Option<&super::tty::Proxy>) -> Result<i32> {
         // It may already be gone before the first SIGCHLD is read.
         if let Some(code) = reap(pid)? {
             return Ok(code);
@@ -47,6 +47,12 @@ impl Waiter {
                 if let Some(code) = reap(pid)? {
                     return Ok(code);
                 }
+                continue;
+            }
+            // With hako's own pty, a resize is passed on as a new size (the
+            // kernel then signals the container's foreground group).
+            if let (libc::SIGWINCH, Some(tty)) = (signo, tty) {
+                tty.resize();
                 continue;
             }
             if let Ok(signal) = Signal::try_from(signo) {
