@@ -22,7 +22,7 @@ require_root() {
 SYSTEM_PACKAGES=(
     build-essential pkg-config libseccomp-dev libclang-dev
     busybox-static uidmap iproute2 ca-certificates curl git
-    podman buildah jq
+    podman buildah containerd jq
 )
 
 install_packages() {

@@ -1,0 +1,222 @@
+//! End to end with the real containerd: its runc shim (io.containerd.runc.v2)
+//! driving hako as `BinaryName`, the way a Kubernetes RuntimeClass does.
+//! Image annotations do not reach runtimes through containerd, so the
+//! wasm case uses the `hako-wasm` name, which sniffs the entrypoint.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use hako_tests::{reaper, wasm::example, Hako};
+
+fn tool(name: &str) -> PathBuf {
+    for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin"] {
+        let p = Path::new(dir).join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("{name} is missing: the containerd end-to-end test needs it (apt-get install containerd buildah)");
+}
+
+/// A containerd of the test's own: its own root, state and socket.
+struct Containerd {
+    dir: tempfile::TempDir,
+    daemon: Child,
+}
+
+impl Containerd {
+    fn start() -> Containerd {
+        let dir = tempfile::Builder::new()
+            .prefix("hako-containerd-")
+            .tempdir()
+            .unwrap();
+        let d = dir.path();
+        let config = d.join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "version = 2\nroot = \"{0}/root\"\nstate = \"{0}/state\"\n[grpc]\n  address = \"{0}/containerd.sock\"\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(d.join("containerd.log")).unwrap();
+        let mut cmd = Command::new(tool("containerd"));
+        cmd.arg("--config")
+            .arg(&config)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        let daemon = reaper::spawn(&mut cmd).unwrap();
+        let c = Containerd { dir, daemon };
+        for _ in 0..500 {
+            if c.ctr(&["version"]).0 == 0 {
+                return c;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "containerd did not start: {}",
+            std::fs::read_to_string(c.dir.path().join("containerd.log")).unwrap_or_default()
+        );
+    }
+
+    fn ctr(&self, args: &[&str]) -> (i32, String, String) {
+        let mut c = Command::new(tool("ctr"));
+        c.arg("-a")
+            .arg(self.dir.path().join("containerd.sock"))
+            .args(args)
+            .stdin(std::process::Stdio::null());
+        let out = reaper::output(&mut c).unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        reaper::untrack(self.daemon.id());
+        // Shims outlive the daemon; their mounts and state are in the dir.
+        let _ = Command::new("umount")
+            .arg("-R")
+            .arg("-l")
+            .arg(self.dir.path().join("state"))
+            .status();
+    }
+}
+
+/// Builds an OCI archive holding the example module and busybox.
+fn image(dir: &Path) -> PathBuf {
+    let ctx = dir.join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::copy(example("hello.wasm"), ctx.join("hello.wasm")).unwrap();
+    std::fs::copy("/bin/busybox", ctx.join("busybox")).unwrap();
+    std::fs::write(ctx.join("Containerfile"), "FROM scratch\nCOPY hello.wasm /hello.wasm\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/hello.wasm\"]\n").unwrap();
+    let buildah = |args: &[&str]| {
+        let mut c = Command::new(tool("buildah"));
+        c.arg("--root")
+            .arg(dir.join("storage"))
+            .arg("--runroot")
+            .arg(dir.join("run"))
+            .args(["--storage-driver", "vfs"])
+            .args(args);
+        let out = reaper::output(&mut c).unwrap();
+        assert!(
+            out.status.success(),
+            "buildah {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    buildah(&[
+        "build",
+        "-q",
+        "-t",
+        "localhost/hako-test/hello",
+        &ctx.display().to_string(),
+    ]);
+    let archive = dir.join("hello.tar");
+    buildah(&[
+        "push",
+        "-q",
+        "localhost/hako-test/hello",
+        &format!(
+            "oci-archive:{}:localhost/hako-test/hello:latest",
+            archive.display()
+        ),
+    ]);
+    archive
+}
+
+#[test]
+fn containerd_runc_shim_runs_hako() {
+    let h = Hako::new();
+    let links = tempfile::tempdir().unwrap();
+    let wasm_bin = links.path().join("hako-wasm");
+    std::os::unix::fs::symlink(&h.bin, &wasm_bin).unwrap();
+    let c = Containerd::start();
+    let archive = image(c.dir.path());
+    let (code, _, err) = c.ctr(&["image", "import", &archive.display().to_string()]);
+    assert_eq!(code, 0, "{err}");
+    let image = "localhost/hako-test/hello:latest";
+
+    // The wasm entrypoint, through hako-wasm.
+    let wasm = wasm_bin.display().to_string();
+    let (code, out, err) = c.ctr(&[
+        "run",
+        "--rm",
+        "--runc-binary",
+        &wasm,
+        image,
+        "wasm1",
+        "/hello.wasm",
+        "7",
+        "via containerd",
+    ]);
+    assert!(
+        out.starts_with("hello from wasm\narg[0]=/hello.wasm\narg[1]=7\narg[2]=via containerd\n"),
+        "{out}\n{err}"
+    );
+    assert_eq!(code, 7, "{err}");
+
+    // A native process, through plain hako.
+    let native = h.bin.display().to_string();
+    let (code, out, err) = c.ctr(&[
+        "run",
+        "--rm",
+        "--runc-binary",
+        &native,
+        image,
+        "native1",
+        "/bin/busybox",
+        "sh",
+        "-c",
+        "echo native via containerd; exit 3",
+    ]);
+    assert_eq!(out, "native via containerd\n", "{err}");
+    assert_eq!(code, 3, "{err}");
+
+    // Detached: the shim stops it with SIGTERM, which a wasm PID 1 obeys.
+    let (code, _, err) = c.ctr(&[
+        "run",
+        "-d",
+        "--runc-binary",
+        &wasm,
+        "--env",
+        "HELLO_SPIN=1",
+        image,
+        "spin1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, tasks, _) = c.ctr(&["task", "ls"]);
+    assert!(
+        tasks
+            .lines()
+            .any(|l| l.starts_with("spin1") && l.contains("RUNNING")),
+        "{tasks}"
+    );
+    let (code, _, err) = c.ctr(&["task", "kill", "--signal", "SIGTERM", "spin1"]);
+    assert_eq!(code, 0, "{err}");
+    let mut stopped = String::new();
+    for _ in 0..200 {
+        let (_, tasks, _) = c.ctr(&["task", "ls"]);
+        if tasks
+            .lines()
+            .any(|l| l.starts_with("spin1") && l.contains("STOPPED"))
+        {
+            stopped = tasks;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!stopped.is_empty(), "the guest ignored SIGTERM");
+    let (code, _, err) = c.ctr(&["task", "delete", "spin1"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = c.ctr(&["container", "delete", "spin1"]);
+    assert_eq!(code, 0, "{err}");
+}
