@@ -176,3 +176,38 @@ fn failure_inside_init_cleans_up_processes() {
     let id = unique_id("initfail");
     create_fails(&h, &b, &id, "/proc/self/ns/nope");
 }
+
+#[test]
+fn lsm_requests_the_host_cannot_apply() {
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y");
+    let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    let h = Hako::new();
+    if apparmor {
+        eprintln!("NOT CHECKED: AppArmor is enabled on this host, so its refusal path cannot be exercised here");
+    } else {
+        let mut b = Bundle::sh("true");
+        b.edit(|s| s["process"]["apparmorProfile"] = json!("hako-test-profile"));
+        create_fails(
+            &h,
+            &b,
+            &unique_id("apparmor"),
+            "process.apparmorProfile \"hako-test-profile\": AppArmor is not enabled on this host",
+        );
+    }
+    if selinux {
+        eprintln!("NOT CHECKED: SELinux is enabled on this host, so its refusal path cannot be exercised here");
+    } else {
+        let mut b = Bundle::sh("true");
+        b.edit(|s| s["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0"));
+        create_fails(
+            &h,
+            &b,
+            &unique_id("selinux"),
+            "SELinux is not enabled on this host",
+        );
+        let mut b = Bundle::sh("true");
+        b.edit(|s| s["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0"));
+        create_fails(&h, &b, &unique_id("mountlabel"), "linux.mountLabel");
+    }
+}
