@@ -17,7 +17,8 @@ mkdir -p "$bundle/rootfs/bin"
 cp /bin/busybox "$bundle/rootfs/bin/busybox"
 ln -s busybox "$bundle/rootfs/bin/true"
 (cd "$bundle" && "$HAKO_BIN" spec)
-jq '.process.terminal = false | .process.args = ["/bin/true"]' "$bundle/config.json" > "$bundle/c.json"
+# ociVersion 1.0.2: the crun of Debian 12 refuses newer ones.
+jq '.ociVersion = "1.0.2" | .process.terminal = false | .process.args = ["/bin/true"]' "$bundle/config.json" > "$bundle/c.json"
 mv "$bundle/c.json" "$bundle/config.json"
 
 # crun refuses hybrid cgroup hosts; hide the cgroup2 tree from it in a

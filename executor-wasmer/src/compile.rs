@@ -18,7 +18,8 @@ pub(crate) fn engine() -> Engine {
     EngineBuilder::new(Cranelift::new()).engine().into()
 }
 
-/// Validates and compiles a core module.
+/// Validates and compiles a core module, through the compiled-module
+/// cache when the runtime installed one.
 ///
 /// Compiling runs on a rayon pool owned by this call: wasmer's translator
 /// otherwise falls back to rayon's global pool, whose threads would live on
@@ -28,6 +29,29 @@ pub(crate) fn compile(engine: &Engine, module: &WasmModule) -> Result<Module, St
         .thread_name(|i| format!("wasmer-compile-{i}"))
         .build()
         .map_err(|e| format!("starting the compiler threads: {}", message::one_line(&e)))?;
-    pool.install(|| Module::new(engine, &module.bytes))
-        .map_err(|e| message::one_line(&e))
+    let fresh = || {
+        pool.install(|| Module::new(engine, &module.bytes))
+            .map_err(|e| message::one_line(&e))
+    };
+    // The id names the compiler and its settings; wasmer checks its own
+    // format version when deserializing, and a refused artifact is
+    // simply compiled again.
+    let tag = format!("wasmer-{}", engine.deterministic_id());
+    hako_executors::cache::compile(
+        &tag,
+        &module.bytes,
+        || {
+            fresh()?
+                .serialize()
+                .map(|b| b.to_vec())
+                .map_err(|e| message::one_line(&e))
+        },
+        // SAFETY: the cache only hands back what `serialize` of an engine
+        // with the same id and version produced, and only hako writes it.
+        |artifact| {
+            unsafe { Module::deserialize(engine, artifact.to_vec()) }
+                .map_err(|e| message::one_line(&e))
+        },
+        fresh,
+    )
 }

@@ -4,13 +4,12 @@
 //! is all hako needs; it lives in a `OnceLock` so that tests (and a future
 //! caller preparing several workloads) share it.
 //!
-//! Compilation is isolated in [`compile_module`] and [`compile_component`]
-//! so that a compiled-module cache can be added here without touching the
-//! executor contract: key the cache on the module bytes plus
-//! `Engine::precompile_compatibility_hash`, store `Module::serialize` /
-//! `Component::serialize` output, and load hits with the `unsafe`
-//! `Module::deserialize` / `Component::deserialize` (sound only because hako
-//! itself wrote the cache file, which must not be writable by containers).
+//! Compilation goes through [`compile_module`] and [`compile_component`],
+//! which use the compiled-module cache of `hako_executors::cache` when the
+//! runtime installed one: keyed on the module bytes and
+//! `Engine::precompile_compatibility_hash`, filled with `precompile_*`
+//! output, loaded with the `unsafe` `deserialize` (sound because only hako
+//! writes the cache, from outside any container).
 
 use std::sync::OnceLock;
 
@@ -47,18 +46,48 @@ fn config() -> Config {
     config
 }
 
-/// Compiles a core module; the seam for a future compiled-module cache.
+/// The cache tag of this engine's artifacts: wasmtime's own hash of what
+/// makes precompiled code compatible (version, settings, target).
+fn tag(engine: &Engine, kind: &str) -> String {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    format!("wasmtime-{kind}-{:016x}", h.finish())
+}
+
+/// Compiles a core module, through the compiled-module cache when the
+/// runtime installed one.
 pub(crate) fn compile_module(
     engine: &Engine,
     module: &WasmModule,
 ) -> Result<Module, ExecutorError> {
-    Module::from_binary(engine, &module.bytes).map_err(|e| errors::compile(module, &e))
+    hako_executors::cache::compile(
+        &tag(engine, "module"),
+        &module.bytes,
+        || engine.precompile_module(&module.bytes),
+        // SAFETY: the cache only hands back what precompile_module of an
+        // engine with the same compatibility hash produced (see
+        // hako_executors::cache), and only hako writes the cache.
+        |artifact| unsafe { Module::deserialize(engine, artifact) },
+        || Module::from_binary(engine, &module.bytes),
+    )
+    .map_err(|e| errors::compile(module, &e))
 }
 
-/// Compiles a component; the seam for a future compiled-module cache.
+/// Compiles a component, through the compiled-module cache when the
+/// runtime installed one.
 pub(crate) fn compile_component(
     engine: &Engine,
     module: &WasmModule,
 ) -> Result<Component, ExecutorError> {
-    Component::from_binary(engine, &module.bytes).map_err(|e| errors::compile(module, &e))
+    hako_executors::cache::compile(
+        &tag(engine, "component"),
+        &module.bytes,
+        || engine.precompile_component(&module.bytes),
+        // SAFETY: as for modules: only artifacts precompile_component of a
+        // compatible engine produced, written by hako.
+        |artifact| unsafe { Component::deserialize(engine, artifact) },
+        || Component::from_binary(engine, &module.bytes),
+    )
+    .map_err(|e| errors::compile(module, &e))
 }

@@ -544,3 +544,53 @@ fn native_containers_initialise_no_engine() {
     h.run(&["delete", &id]).ok();
     h.assert_gone(&id, &wasmedge, None);
 }
+
+#[test]
+fn compiled_modules_are_cached_outside_the_container() {
+    let h = Hako::new();
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().join("modules");
+    for engine in ["wasmtime", "wasmer"] {
+        let b = wasm_bundle(engine, &["/app/hello.wasm", "4"]);
+        let mut outputs = Vec::new();
+        for round in 0..2 {
+            let id = unique_id("cache");
+            let mut cmd = h.cmd();
+            cmd.env("HAKO_MODULE_CACHE", &dir)
+                .args(["run", "--bundle", &b.arg(), &id])
+                .stdin(std::process::Stdio::null());
+            let out = h.exec(cmd);
+            assert_eq!(out.code, 4, "{engine} round {round}: {out:?}");
+            outputs.push(out.stdout);
+            h.assert_gone(&id, &b, None);
+        }
+        assert_eq!(
+            outputs[0], outputs[1],
+            "{engine}: a cached module behaves the same"
+        );
+        let entries: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            entries.iter().filter(|e| e.starts_with(engine)).count(),
+            1,
+            "{engine}: one artifact: {entries:?}"
+        );
+    }
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    // Nothing inside the containers could see the cache: the rootfs holds
+    // no copy and the directory is only hako's.
+    let off = wasm_bundle("wasmtime", &["/app/hello.wasm"]);
+    let id = unique_id("nocache");
+    let mut cmd = h.cmd();
+    cmd.env("HAKO_MODULE_CACHE", "off")
+        .args(["run", "--bundle", &off.arg(), &id])
+        .stdin(std::process::Stdio::null());
+    assert_eq!(h.exec(cmd).code, 0);
+    h.assert_gone(&id, &off, None);
+}

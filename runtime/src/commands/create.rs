@@ -98,6 +98,7 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
         extra_env,
         options: ctx.options.clone(),
         seccomp_listener,
+        module_cache: ctx.module_cache.clone(),
     };
     let launched = launcher::launch(&cfg);
     // hako's copy of the fifo must go: `start` detects a dead init by the

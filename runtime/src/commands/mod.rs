@@ -34,6 +34,8 @@ pub struct Ctx {
     pub options: RuntimeOptions,
     /// Whether hako runs without root (rootless containers).
     pub rootless: bool,
+    /// The compiled-module cache directory (`HAKO_MODULE_CACHE`).
+    pub module_cache: Option<PathBuf>,
 }
 
 impl Ctx {
@@ -48,6 +50,7 @@ impl Ctx {
                 sniff_all,
             },
             rootless,
+            module_cache: crate::process::module_cache::default_dir(rootless),
         }
     }
 }

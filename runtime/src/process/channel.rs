@@ -35,6 +35,14 @@ pub enum Message {
     /// init → hako: the seccomp notify descriptor travels with this
     /// message; hako passes it to `linux.seccomp.listenerPath`.
     SeccompFd,
+    /// init → hako: the compiled module cached under this key, please.
+    CacheGet(String),
+    /// hako → init: here it is (a read-only descriptor travels along).
+    CacheHit,
+    /// hako → init: not cached.
+    CacheMiss,
+    /// init → hako: store this compiled module (a memfd travels along).
+    CachePut(String),
     /// init → hako: the container is set up; the workload is prepared and
     /// init waits for `start`.
     Ready,
@@ -85,6 +93,15 @@ impl Channel {
         let msg = serde_json::from_slice(&buf[..n])
             .map_err(|e| Error::invalid(format!("malformed sync message: {e}")))?;
         Ok(Some((msg, fd)))
+    }
+
+    /// A second handle on the same end.
+    pub fn try_clone(&self) -> Result<Channel> {
+        Ok(Channel(
+            self.0
+                .try_clone()
+                .ctx(|| "duplicating the sync channel".into())?,
+        ))
     }
 
     /// The raw descriptor (to keep it open across fd cleanup).

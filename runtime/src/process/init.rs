@@ -159,6 +159,14 @@ fn setup(
     super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
 
     let workload = crate::spec::workload(spec, process, &cfg.extra_env, &cfg.options);
+    // Only a wasm workload compiles anything.
+    let wasm = !matches!(
+        hako_executors::detect::intent(&workload.annotations, &workload.options),
+        Ok(hako_executors::detect::Intent::Native)
+    );
+    if cfg.module_cache.is_some() && wasm {
+        hako_executors::cache::install(Box::new(super::module_cache::ChannelCache::new(channel)?));
+    }
     let prepared = crate::engines::chain().prepare(&workload)?;
     super::attributes::load_seccomp(&mut seccomp, SeccompWhen::BeforeReady, Some(channel))?;
     Ok((prepared, seccomp))
@@ -218,6 +226,7 @@ fn start(
     // execs. Their owners are never dropped (init ends with _exit), so
     // closing the raw descriptors here cannot double-close.
     crate::logging::detach();
+    hako_executors::cache::close();
     for fd in hako_fds {
         // SAFETY: see above; these descriptors belong to hako, not the workload.
         unsafe { libc::close(*fd) };

@@ -53,6 +53,8 @@ pub struct InitConfig {
     /// The connection to `linux.seccomp.listenerPath`, for a profile that
     /// notifies.
     pub seccomp_listener: Option<OwnedFd>,
+    /// The compiled-module cache directory, if caching is on.
+    pub module_cache: Option<std::path::PathBuf>,
 }
 
 /// Runs `body` in a forked child and turns its outcome into an exit code,
@@ -138,6 +140,14 @@ impl Session {
             };
             tracing::debug!(?msg, "sync message");
             match msg {
+                Some(Message::CacheGet(key)) => {
+                    super::module_cache::serve_get(cfg.module_cache.as_deref(), &key, channel)?
+                }
+                Some(Message::CachePut(key)) => {
+                    if let Some(fd) = fd {
+                        super::module_cache::serve_put(cfg.module_cache.as_deref(), &key, fd);
+                    }
+                }
                 Some(Message::SeccompFd) => {
                     let fd = fd.ok_or_else(|| {
                         Error::invalid("seccomp notify message without a descriptor")

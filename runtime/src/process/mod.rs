@@ -8,6 +8,7 @@ pub mod fds;
 pub mod init;
 pub mod intermediate;
 pub mod launcher;
+pub mod module_cache;
 pub mod proc;
 pub mod tty;
 pub mod wait;

@@ -1,0 +1,183 @@
+//! The compiled-module cache, kept by hako outside the container.
+//!
+//! Container init compiles a module once and hands the artifact to hako
+//! (`CachePut`, in a memfd); later inits ask for it (`CacheGet`) and get a
+//! read-only descriptor. Only hako writes the directory (0700, outside
+//! every container); keys are engine tags and content hashes
+//! (`hako_executors::cache`).
+
+use std::io::{Read, Seek, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use hako_executors::cache::ArtifactCache;
+
+use super::channel::{Channel, Message};
+use crate::error::{Context, Result};
+
+/// Where the cache lives: `HAKO_MODULE_CACHE` (`off` disables it), else
+/// /var/cache/hako/modules for root and ~/.cache/hako/modules otherwise.
+pub fn default_dir(rootless: bool) -> Option<PathBuf> {
+    match std::env::var_os("HAKO_MODULE_CACHE") {
+        Some(v) if v == "off" || v.is_empty() => return None,
+        Some(v) => return Some(PathBuf::from(v)),
+        None => {}
+    }
+    if !rootless {
+        return Some(PathBuf::from("/var/cache/hako/modules"));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("hako/modules"))
+}
+
+/// Whether a key names a file in the cache directory and nothing else.
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 200
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// hako's side: answers a `CacheGet`.
+pub fn serve_get(dir: Option<&Path>, key: &str, channel: &Channel) -> Result<()> {
+    let file = dir
+        .filter(|_| valid_key(key))
+        .and_then(|d| std::fs::File::open(d.join(key)).ok());
+    match file {
+        Some(f) => channel.send_fd(&Message::CacheHit, f.as_raw_fd()),
+        None => channel.send(&Message::CacheMiss),
+    }
+}
+
+/// hako's side: stores a `CachePut` (best effort: a cache that cannot be
+/// written only costs speed).
+pub fn serve_put(dir: Option<&Path>, key: &str, artifact: OwnedFd) {
+    let Some(dir) = dir.filter(|_| valid_key(key)) else {
+        return;
+    };
+    let store = || -> Result<()> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .ctx(|| format!("creating module cache {}", dir.display()))?;
+        let mut f = std::fs::File::from(artifact);
+        f.rewind().ctx(|| "reading a compiled module".into())?;
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes)
+            .ctx(|| "reading a compiled module".into())?;
+        crate::state::write_atomic(&dir.join(key), &bytes, 0o600)
+    };
+    if let Err(e) = store() {
+        tracing::warn!("module cache: {e}");
+    }
+}
+
+/// Init's side: the cache, through hako.
+pub struct ChannelCache {
+    channel: Mutex<Option<Channel>>,
+}
+
+impl ChannelCache {
+    /// A cache that talks to hako over (a duplicate of) `channel`.
+    pub fn new(channel: &Channel) -> Result<ChannelCache> {
+        Ok(ChannelCache {
+            channel: Mutex::new(Some(channel.try_clone()?)),
+        })
+    }
+}
+
+impl ArtifactCache for ChannelCache {
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let guard = self.channel.lock().ok()?;
+        let channel = guard.as_ref()?;
+        channel.send(&Message::CacheGet(key.into())).ok()?;
+        match channel.recv_fd().ok()? {
+            Some((Message::CacheHit, Some(fd))) => {
+                let mut bytes = Vec::new();
+                std::fs::File::from(fd).read_to_end(&mut bytes).ok()?;
+                Some(bytes)
+            }
+            _ => None,
+        }
+    }
+
+    fn put(&self, key: &str, artifact: &[u8]) {
+        let Ok(guard) = self.channel.lock() else {
+            return;
+        };
+        let Some(channel) = guard.as_ref() else {
+            return;
+        };
+        let Ok(fd) =
+            nix::sys::memfd::memfd_create("hako-module", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+        else {
+            return;
+        };
+        let mut f = std::fs::File::from(fd);
+        if f.write_all(artifact).is_err() {
+            return;
+        }
+        let _ = channel.send_fd(&Message::CachePut(key.into()), f.as_fd().as_raw_fd());
+    }
+
+    fn close(&self) {
+        if let Ok(mut guard) = self.channel.lock() {
+            guard.take();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_plain_file_names() {
+        assert!(valid_key("wasmtime-module-0123abcd-ff00"));
+        for bad in ["", "../x", "a/b", ".hidden", "a b", &"x".repeat(201)] {
+            assert!(!valid_key(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn round_trip_through_a_channel() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("modules");
+        let (init_end, hako_end) = Channel::pair().unwrap();
+        let cache = ChannelCache::new(&init_end).unwrap();
+        let server = std::thread::spawn({
+            let dir = dir.clone();
+            move || {
+                for _ in 0..3 {
+                    match hako_end.recv_fd().unwrap().unwrap() {
+                        (Message::CacheGet(k), _) => serve_get(Some(&dir), &k, &hako_end).unwrap(),
+                        (Message::CachePut(k), Some(fd)) => serve_put(Some(&dir), &k, fd),
+                        other => panic!("{other:?}"),
+                    }
+                }
+            }
+        });
+        assert_eq!(cache.get("k1"), None);
+        cache.put("k1", b"compiled");
+        // The put is asynchronous: wait for the file.
+        for _ in 0..200 {
+            if dir.join("k1").exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(cache.get("k1").as_deref(), Some(&b"compiled"[..]));
+        server.join().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+    }
+}
