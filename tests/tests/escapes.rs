@@ -175,3 +175,26 @@ fn symlinks_in_the_rootfs_cannot_redirect_outside() {
         .is_dir());
     h.assert_gone(&id, &b, None);
 }
+
+/// Masking binds /dev/null over files such as /proc/kcore (here the
+/// always-present /proc/version). With a /dev the
+/// spec brings in, /dev/null could be anything: a planted file must be
+/// refused rather than bound over the masked path.
+#[test]
+fn a_planted_dev_null_is_not_used_to_mask() {
+    let h = Hako::new();
+    let dev = tempfile::tempdir().unwrap();
+    std::fs::write(dev.path().join("null"), "not the null device\n").unwrap();
+    let mut b = Bundle::sh("cat /proc/version");
+    b.edit(|s| {
+        let mounts = s["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| !m["destination"].as_str().unwrap().starts_with("/dev"));
+        mounts.push(json!({"destination": "/dev", "type": "bind", "source": dev.path(), "options": ["rbind"]}));
+        s["linux"]["maskedPaths"] = json!(["/proc/version"]);
+    });
+    let id = unique_id("devnull");
+    h.run(&["create", "--bundle", &b.arg(), &id])
+        .fails_with("/dev/null is not the null device");
+    h.assert_gone(&id, &b, None);
+    assert!(hako_tests::host_mounts_under(dev.path()).is_empty());
+}

@@ -1,5 +1,6 @@
 //! Applying one `mounts[]` entry of the spec inside the rootfs.
 
+use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
@@ -62,6 +63,41 @@ pub fn check_proc_destination(dest: &Path, fstype: &str) -> std::result::Result<
     Ok(())
 }
 
+/// Refuses a mount whose destination, once the rootfs's symlinks are
+/// followed, lands inside procfs (`/run -> /proc/self/attr`, CVE-2019-19921
+/// style): the lexical check on the destination cannot see that.
+pub fn check_resolved_target(target: &OwnedFd, dest: &Path) -> Result<()> {
+    let on_proc = nix::sys::statfs::fstatfs(target)
+        .map(|st| st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+        .ctx(|| format!("statfs of mount destination {}", dest.display()))?;
+    if on_proc && dest != Path::new("/proc") && !PROC_ALLOWED.iter().any(|a| Path::new(a) == dest) {
+        return Err(Error::invalid(format!(
+            "mount destination {} resolves into procfs",
+            dest.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Mount data with `linux.mountLabel` as the SELinux context of the new
+/// filesystem (as runc does for every mount but proc and sysfs, which
+/// carry their own labels). `create` refuses a mountLabel on a host
+/// without SELinux, so a label here is one the kernel understands.
+pub fn labelled_data(data: &str, label: Option<&str>, fstype: &str) -> String {
+    let Some(label) = label.filter(|l| !l.is_empty()) else {
+        return data.to_string();
+    };
+    if matches!(fstype, "proc" | "sysfs" | "cgroup" | "cgroup2") {
+        return data.to_string();
+    }
+    let context = format!("context=\"{label}\"");
+    if data.is_empty() {
+        context
+    } else {
+        format!("{data},{context}")
+    }
+}
+
 /// Flags a remount must keep so the kernel accepts it (they are locked in
 /// a user namespace), read from the mount itself.
 pub fn locked_flags(target: &Path) -> MsFlags {
@@ -119,8 +155,14 @@ pub fn mount_one(
         bind(sys, root, cfg, m, &dest, &opts)?;
     } else {
         let target = root.resolve(&dest, Create::Dir)?;
+        check_resolved_target(&target, &dest)?;
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(fstype));
-        let data = opts.data_string();
+        let label = cfg
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.mount_label().as_deref());
+        let data = labelled_data(&opts.data_string(), label, fstype);
         let original = if opts.copy_up && fstype == "tmpfs" {
             Some(copyup::open_original(&target)?)
         } else {
@@ -197,6 +239,7 @@ fn bind(
             Create::File
         },
     )?;
+    check_resolved_target(&target, dest)?;
     let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
     sys.mount(Some(&source), &secure::fd_path(&target), None, flags, None)
         .ctx(|| {
@@ -271,6 +314,25 @@ mod tests {
             PathBuf::from("/etc")
         );
         assert_eq!(clean_destination(Path::new("data")), PathBuf::from("/data"));
+    }
+
+    #[test]
+    fn mount_label_becomes_the_context() {
+        assert_eq!(labelled_data("mode=755", None, "tmpfs"), "mode=755");
+        assert_eq!(
+            labelled_data(
+                "mode=755",
+                Some("system_u:object_r:container_file_t:s0:c1,c2"),
+                "tmpfs"
+            ),
+            "mode=755,context=\"system_u:object_r:container_file_t:s0:c1,c2\""
+        );
+        assert_eq!(
+            labelled_data("", Some("u:r:t:s0"), "mqueue"),
+            "context=\"u:r:t:s0\""
+        );
+        assert_eq!(labelled_data("", Some("u:r:t:s0"), "proc"), "");
+        assert_eq!(labelled_data("ro", Some("u:r:t:s0"), "sysfs"), "ro");
     }
 
     #[test]

@@ -35,8 +35,9 @@ pub fn mask(sys: &dyn Syscall, root: &SafeRoot, path: &str) -> Result<()> {
             None,
         )
     } else {
+        let null = open_dev_null()?;
         sys.mount(
-            Some(Path::new("/dev/null")),
+            Some(&secure::fd_path(&null)),
             &target,
             None,
             MsFlags::MS_BIND,
@@ -44,6 +45,30 @@ pub fn mask(sys: &dyn Syscall, root: &SafeRoot, path: &str) -> Result<()> {
         )
     }
     .ctx(|| format!("masking {}", path.display()))
+}
+
+/// Opens the container's /dev/null for use as a mask, refusing anything
+/// but the real null device: a symlink or a file planted there would
+/// otherwise be bound over the masked path (CVE-2025-31133 style).
+fn open_dev_null() -> Result<std::os::fd::OwnedFd> {
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::{fstat, major, minor, Mode, SFlag};
+    let path = Path::new("/dev/null");
+    let fd = open(
+        path,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| "opening /dev/null to mask paths".to_string())?;
+    let st = fstat(&fd).ctx(|| "stat of /dev/null".to_string())?;
+    let is_char = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR;
+    if !is_char || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3 {
+        return Err(crate::error::Error::invalid(
+            "/dev/null is not the null device (char 1:3): refusing to use it to mask paths"
+                .to_string(),
+        ));
+    }
+    Ok(fd)
 }
 
 /// Makes a path read-only with a recursive bind mount onto itself.
