@@ -238,6 +238,20 @@ impl ContainerDir {
         write_atomic(&self.path.join("state.json"), &data, 0o600)
     }
 
+    /// Records the cgroups a create is about to make, before it makes
+    /// them: if that create is killed half-way, `delete` finds them here.
+    pub fn save_pending_cgroups(&self, cgroups: &crate::cgroups::CgroupSet) -> Result<()> {
+        let data = serde_json::to_vec(cgroups)
+            .map_err(|e| Error::invalid(format!("encoding cgroups: {e}")))?;
+        write_atomic(&self.path.join("cgroups.json"), &data, 0o600)
+    }
+
+    /// The cgroups a half-done create recorded, if any.
+    pub fn load_pending_cgroups(&self) -> Option<crate::cgroups::CgroupSet> {
+        let raw = std::fs::read(self.path.join("cgroups.json")).ok()?;
+        serde_json::from_slice(&raw).ok()
+    }
+
     /// Stores a copy of the spec for later commands.
     pub fn save_spec(&self, spec: &oci_spec::runtime::Spec) -> Result<()> {
         let data =

@@ -103,6 +103,67 @@ fn impossible_mount() {
     let mut b = Bundle::sh("true");
     b.edit(|s| s["mounts"].as_array_mut().unwrap().push(json!({"destination": "/proc/sys/kernel/core_pattern", "type": "bind", "source": "/etc/hostname", "options": ["bind"]})));
     create_fails(&h, &b, &unique_id("procmount"), "inside /proc");
+    // The same, through a symlink the image ships: the destination only
+    // lands in procfs once the link is followed inside the rootfs.
+    for (i, kind) in ["tmpfs", "bind"].into_iter().enumerate() {
+        let mut b = Bundle::sh("true");
+        std::os::unix::fs::symlink("/proc/sys/kernel", b.rootfs().join("run")).unwrap();
+        b.edit(|s| {
+            let m = if kind == "bind" {
+                json!({"destination": "/run/core_pattern", "type": "bind", "source": "/etc/hostname", "options": ["bind"]})
+            } else {
+                json!({"destination": "/run", "type": "tmpfs", "source": "tmpfs"})
+            };
+            s["mounts"].as_array_mut().unwrap().push(m)
+        });
+        create_fails(
+            &h,
+            &b,
+            &unique_id(&format!("proclink{i}")),
+            "resolves into procfs",
+        );
+    }
+}
+
+/// A container never moves into a cgroup that already has processes: its
+/// kill and delete would reach them. "/" is the extreme case: the host.
+#[test]
+fn an_occupied_cgroup_is_refused() {
+    let h = Hako::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|s| s["linux"]["cgroupsPath"] = json!("/"));
+    create_fails(&h, &b, &unique_id("cgroot"), "already has");
+    // A cgroup with one process in it, made by hand (pids is v1 on a
+    // hybrid or legacy host; a pure cgroup2 host has one tree).
+    let base = [
+        "/sys/fs/cgroup/pids",
+        "/sys/fs/cgroup/unified",
+        "/sys/fs/cgroup",
+    ]
+    .into_iter()
+    .map(std::path::Path::new)
+    .find(|p| p.join("cgroup.procs").exists())
+    .expect("no cgroup hierarchy mounted under /sys/fs/cgroup");
+    let dir = base.join(unique_id("occupied"));
+    std::fs::create_dir(&dir).unwrap();
+    let mut sleeper =
+        hako_tests::reaper::spawn(std::process::Command::new("sleep").arg("100")).unwrap();
+    std::fs::write(dir.join("cgroup.procs"), sleeper.id().to_string()).unwrap();
+    let mut b = Bundle::sh("true");
+    let rel = format!("/{}", dir.file_name().unwrap().to_string_lossy());
+    b.edit(|s| s["linux"]["cgroupsPath"] = json!(rel));
+    let id = unique_id("cgbusy");
+    h.run(&["create", "--bundle", &b.arg(), &id])
+        .fails_with("already has 1 process");
+    assert!(
+        sleeper.try_wait().unwrap().is_none(),
+        "the process that owned the cgroup was killed"
+    );
+    assert!(dir.exists(), "the occupied cgroup was removed");
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    hako_tests::reaper::untrack(sleeper.id());
+    std::fs::remove_dir(&dir).unwrap();
 }
 
 #[test]

@@ -264,3 +264,56 @@ fn state_and_delete_are_serialised_with_create() {
     }
     h.assert_gone(&id, &b, None);
 }
+
+/// A create killed half-way (here while a createContainer hook runs) leaves
+/// init, the hook and the cgroup behind; `delete` must clear all of them.
+#[test]
+fn delete_cleans_up_after_a_killed_create() {
+    let h = Hako::new();
+    let marker = tempfile::tempdir().unwrap();
+    let started = marker.path().join("hook-started");
+    // A unique sleep argument finds the hook's process later.
+    let nap = format!("600.{}", std::process::id());
+    let mut b = Bundle::sh("true");
+    b.edit(|s| {
+        s["hooks"] = serde_json::json!({"createContainer": [{
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("touch {}; exec sleep {nap}", started.display())]
+        }]});
+    });
+    let id = unique_id("halfway");
+    let mut cmd = h.cmd();
+    cmd.args(["create", "--bundle", &b.arg(), &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = hako_tests::reaper::spawn(&mut cmd).unwrap();
+    for _ in 0..1000 {
+        if started.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(started.exists(), "the createContainer hook never ran");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    hako_tests::reaper::untrack(child.id());
+    let hook_alive = || {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&nap))
+        })
+    };
+    assert!(hook_alive(), "the hook should outlive the killed create");
+    assert!(!hako_tests::cgroup_dirs_named(&id).is_empty());
+
+    h.run(&["delete", &id]).ok();
+    h.assert_gone(&id, &b, None);
+    for _ in 0..500 {
+        if !hook_alive() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(!hook_alive(), "the hook's process survived delete");
+}

@@ -56,6 +56,14 @@ impl CgroupsPath {
         } else {
             slice
         };
+        // Each part becomes one path component: a '/' or a dot name would
+        // let the spec place the cgroup anywhere in the hierarchy.
+        let unsafe_part = |s: &str| s.contains('/') || s == "." || s == "..";
+        if name.is_empty() || unsafe_part(name) || unsafe_part(prefix) {
+            return Err(format!(
+                "linux.cgroupsPath {raw:?}: invalid systemd unit prefix or name"
+            ));
+        }
         let mut out = expand_slice(slice)?;
         let unit = if name.ends_with(".slice") {
             name.to_string()
@@ -214,6 +222,19 @@ mod tests {
         assert_eq!(p, CgroupsPath::Absolute("/n.scope".into()));
         assert!(CgroupsPath::from_systemd(Some(Path::new("/plain/path")), "x").is_err());
         assert!(CgroupsPath::from_systemd(Some(Path::new("bad:p:n")), "x").is_err());
+        for bad in [
+            "system.slice:p:..",
+            "system.slice:..:n",
+            "system.slice:p:a/../../b",
+            "system.slice:a/b:n",
+            "system.slice:p:",
+            "a/b.slice:p:n",
+        ] {
+            assert!(
+                CgroupsPath::from_systemd(Some(Path::new(bad)), "x").is_err(),
+                "{bad} accepted"
+            );
+        }
     }
 
     #[test]

@@ -169,6 +169,20 @@ impl CgroupSet {
             .any(|d| d.version == Version::V1 && d.controllers.iter().any(|c| c == controller))
     }
 
+    /// The first existing directory that already holds processes, and how
+    /// many: a container never shares a cgroup (killing or removing it
+    /// would reach processes that are not the container's).
+    pub fn occupied(&self) -> Result<Option<(PathBuf, usize)>> {
+        for dir in &self.dirs {
+            let mut pids = Vec::new();
+            collect_pids(&dir.path, &mut pids)?;
+            if !pids.is_empty() {
+                return Ok(Some((dir.path.clone(), pids.len())));
+            }
+        }
+        Ok(None)
+    }
+
     /// Whether any directory still exists.
     pub fn exists(&self) -> bool {
         self.dirs.iter().any(|d| d.path.exists())

@@ -78,6 +78,15 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
         .and_then(|l| l.cgroups_path().clone());
     let mut cgroups =
         CgroupSet::for_container(spec_cgroups.as_deref(), &args.id, ctx.systemd_cgroup)?;
+    // Checked before the guard owns the cgroups: a refused cgroup is not
+    // ours to kill or remove.
+    if let Some((path, n)) = cgroups.occupied()? {
+        return Err(Error::invalid(format!(
+            "linux.cgroupsPath: cgroup {} already has {n} process(es); a container needs a cgroup of its own",
+            path.display()
+        )));
+    }
+    dir.save_pending_cgroups(&cgroups)?;
     guard.cgroups = Some(cgroups.clone());
     cgroups.create(ctx.rootless)?;
     guard.cgroups = Some(cgroups.clone());
@@ -263,6 +272,8 @@ impl Drop for Guard {
             crate::commands::delete::kill_and_wait(pid, None);
         }
         if let Some(cgroups) = self.cgroups.take() {
+            // Anything init started (a hook, a forked helper) goes too.
+            crate::commands::delete::empty_cgroups(&cgroups);
             if let Err(e) = cgroups.remove() {
                 tracing::warn!("cleaning up after a failed create: {e}");
             }

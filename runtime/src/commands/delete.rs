@@ -21,9 +21,16 @@ pub fn run(ctx: &Ctx, id: &str, force: bool) -> Result<()> {
 /// Deletes a container whose directory the caller has locked.
 pub fn delete(dir: ContainerDir, force: bool) -> Result<()> {
     if !dir.has_state() {
-        // A create that was killed half-way: nothing runs, only the
-        // directory is left.
-        return dir.destroy();
+        // A create that was killed half-way: its processes, if any, are in
+        // the cgroups it recorded before making them.
+        let cgroup_result = match dir.load_pending_cgroups() {
+            Some(cgroups) => {
+                empty_cgroups(&cgroups);
+                cgroups.remove()
+            }
+            None => Ok(()),
+        };
+        return cgroup_result.and(dir.destroy());
     }
     let state = dir.load()?;
     let status = dir.status(&state);
@@ -43,11 +50,7 @@ pub fn delete(dir: ContainerDir, force: bool) -> Result<()> {
     }
     // Without a pid namespace of its own, the container's other processes
     // outlive init; the cgroup knows them.
-    if !state.cgroups.dirs.is_empty() {
-        let _ = crate::commands::kill::signal_all(&state.cgroups, Signal::SIGKILL);
-        let _ = crate::cgroups::freezer::thaw(&state.cgroups);
-        wait_empty(&state.cgroups);
-    }
+    empty_cgroups(&state.cgroups);
     let cgroup_result = state.cgroups.remove();
     if let Ok(spec) = dir.load_spec() {
         let hook_state =
@@ -76,6 +79,17 @@ pub fn kill_and_wait(pid: i32, start: Option<u64>) {
         );
         std::thread::sleep(Duration::from_millis(2));
     }
+}
+
+/// SIGKILLs everything in the container's cgroups (thawing them so the
+/// signal is delivered) and waits until they are empty.
+pub fn empty_cgroups(cgroups: &crate::cgroups::CgroupSet) {
+    if cgroups.dirs.is_empty() {
+        return;
+    }
+    let _ = crate::commands::kill::signal_all(cgroups, Signal::SIGKILL);
+    let _ = crate::cgroups::freezer::thaw(cgroups);
+    wait_empty(cgroups);
 }
 
 fn wait_empty(cgroups: &crate::cgroups::CgroupSet) {

@@ -103,6 +103,7 @@ pub fn launch(cfg: &InitConfig) -> Result<i32> {
                 intermediate: Some(pid),
                 init: None,
                 hooks_pending: false,
+                ready_pending: false,
             };
             match session.serve(cfg, &parent) {
                 Ok(init) => Ok(init),
@@ -119,6 +120,7 @@ struct Session {
     intermediate: Option<Pid>,
     init: Option<Pid>,
     hooks_pending: bool,
+    ready_pending: bool,
 }
 
 impl Session {
@@ -174,16 +176,19 @@ impl Session {
                     if std::mem::take(&mut self.hooks_pending) {
                         self.run_hooks(cfg, channel)?;
                     }
+                    if self.ready_pending {
+                        return Ok(pid);
+                    }
                 }
                 // Init and the intermediate share the channel: the request
                 // may overtake init's pid, which the hooks need.
                 Some(Message::RunHooks) if self.init.is_none() => self.hooks_pending = true,
                 Some(Message::RunHooks) => self.run_hooks(cfg, channel)?,
-                Some(Message::Ready) => {
-                    return self.init.map(Pid::as_raw).ok_or_else(|| {
-                        Error::invalid("init reported ready before its pid was known")
-                    });
-                }
+                // Ready may overtake the pid the same way.
+                Some(Message::Ready) => match self.init {
+                    Some(pid) => return Ok(pid.as_raw()),
+                    None => self.ready_pending = true,
+                },
                 Some(Message::Error(msg)) => return Err(Error::Child(msg)),
                 Some(other) => {
                     return Err(Error::invalid(format!("unexpected sync message {other:?}")))

@@ -181,3 +181,26 @@ fn weight_conversions() {
     assert_eq!(v2::blkio_to_io_weight(10), 1);
     assert_eq!(v2::blkio_to_io_weight(1000), 10_000);
 }
+
+#[test]
+fn v2_swap_is_converted_like_runc() {
+    use super::v2::swap_max;
+    let ok = |s, l| swap_max(s, l).unwrap();
+    assert_eq!(ok(None, Some(100)), None);
+    assert_eq!(ok(Some(0), Some(100)), None, "0 is unset");
+    assert_eq!(ok(Some(0), None), None);
+    assert_eq!(ok(Some(0), Some(-1)), Some("max".into()));
+    assert_eq!(ok(Some(-1), Some(100)), Some("max".into()));
+    assert_eq!(ok(Some(-1), None), Some("max".into()));
+    assert_eq!(ok(Some(300), Some(100)), Some("200".into()));
+    assert_eq!(ok(Some(100), Some(100)), Some("0".into()));
+    for (s, l, needle) in [
+        (Some(50), Some(100), "below the memory limit"),
+        (Some(300), None, "needs a memory limit"),
+        (Some(300), Some(-1), "needs a memory limit"),
+        (Some(-5), Some(100), "invalid swap"),
+    ] {
+        let err = swap_max(s, l).unwrap_err().to_string();
+        assert!(err.contains(needle), "{s:?} {l:?}: {err}");
+    }
+}

@@ -19,8 +19,9 @@ pub fn plan(
             let Some(m) = res.memory() else {
                 return Ok(vec![]);
             };
-            let limit = m.limit();
-            let swap = m.swap();
+            // 0 means unset (runc): a zero limit would be refused anyway.
+            let limit = m.limit().filter(|l| *l != 0);
+            let swap = m.swap().filter(|s| *s != 0);
             // memsw (memory+swap) must never be below the memory limit:
             // when raising, memsw goes first.
             let raise_first = match (limit, swap) {

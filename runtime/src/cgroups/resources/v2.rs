@@ -31,37 +31,42 @@ fn max_or(v: i64) -> String {
     }
 }
 
+/// memory.swap.max from the spec's v1-style memory+swap limit, converted
+/// the way runc does: 0 means unset, -1 unlimited, and an unlimited memory
+/// with unset swap makes swap unlimited too.
+pub fn swap_max(swap: Option<i64>, limit: Option<i64>) -> Result<Option<String>> {
+    let Some(s) = swap else { return Ok(None) };
+    let l = limit.unwrap_or(0);
+    match (s, l) {
+        (0, -1) | (-1, _) => Ok(Some("max".into())),
+        (0, _) => Ok(None),
+        (_, 0 | -1) => Err(Error::invalid(format!(
+            "linux.resources.memory.swap {s} needs a memory limit on cgroup v2"
+        ))),
+        (s, l) if s < 0 || l < 0 => Err(Error::invalid(format!(
+            "linux.resources.memory: invalid swap {s} or limit {l}"
+        ))),
+        (s, l) if s < l => Err(Error::invalid(format!(
+            "linux.resources.memory.swap {s} is below the memory limit {l}"
+        ))),
+        (s, l) => Ok(Some((s - l).to_string())),
+    }
+}
+
 /// The writes for one controller on v2.
 pub fn plan(controller: &'static str, res: &LinuxResources) -> Result<Vec<Write>> {
     let mut w = Vec::new();
     match controller {
         "memory" => {
             let Some(m) = res.memory() else { return Ok(w) };
-            if let Some(l) = m.limit() {
+            // 0 means unset (runc).
+            if let Some(l) = m.limit().filter(|l| *l != 0) {
                 w.push(Write::new("memory", "memory.max", max_or(l)));
             }
             if let Some(r) = m.reservation() {
                 w.push(Write::new("memory", "memory.low", max_or(r)));
             }
-            if let Some(s) = m.swap() {
-                // v1's swap is memory+swap; v2 limits swap alone.
-                let value = match (s, m.limit()) {
-                    (s, _) if s < 0 => "max".to_string(),
-                    (s, Some(l)) if l >= 0 => {
-                        if s < l {
-                            return Err(Error::invalid(format!(
-                                "linux.resources.memory.swap {s} is below the memory limit {l}"
-                            )));
-                        }
-                        (s - l).to_string()
-                    }
-                    (0, _) => "0".to_string(),
-                    _ => {
-                        return Err(Error::invalid(
-                            "linux.resources.memory.swap needs memory.limit on cgroup v2",
-                        ))
-                    }
-                };
+            if let Some(value) = swap_max(m.swap(), m.limit())? {
                 w.push(Write::new("memory", "memory.swap.max", value));
             }
             if m.swappiness().is_some() {
