@@ -42,4 +42,11 @@ pub trait Prepared {
     /// An in-process engine returns the guest's exit code; it never calls
     /// `exit` itself.
     fn run(self: Box<Self>) -> Result<i32, ExecutorError>;
+
+    /// Whether [`Prepared::run`] replaces the process with another program
+    /// (execve). Labels meant for the workload (AppArmor, SELinux) are then
+    /// set for that exec; an in-process engine must take them on itself.
+    fn replaces_process(&self) -> bool {
+        false
+    }
 }

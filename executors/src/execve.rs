@@ -60,6 +60,10 @@ struct Execve {
 }
 
 impl Prepared for Execve {
+    fn replaces_process(&self) -> bool {
+        true
+    }
+
     fn run(self: Box<Self>) -> Result<i32, ExecutorError> {
         let errno = match nix::unistd::execve(&self.path, &self.args, &self.env) {
             Err(errno) => errno,

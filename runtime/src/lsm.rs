@@ -71,33 +71,72 @@ pub fn check_with(spec: &Spec, apparmor: bool, selinux: bool) -> Result<()> {
     Ok(())
 }
 
-/// Sets the labels the next execve (or, for an in-process engine, the
-/// process itself from now on) runs with.
-pub fn apply_process_labels(process: &Process) -> Result<()> {
+/// Where and what to write to confine the workload.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LabelWrite {
+    /// Which `attr` file under `/proc/thread-self`.
+    pub attr: &'static str,
+    /// The bytes to write.
+    pub value: String,
+    /// The spec field, for errors.
+    pub field: &'static str,
+}
+
+/// The writes that confine the workload. `on_exec` when the workload is
+/// another program started by execve: the label is then set for that exec
+/// (`attr/exec`), as runc does. An in-process engine never execs, so the
+/// label must apply to the running process at once (`attr/current`:
+/// AppArmor's change_profile, SELinux's dynamic transition); a policy that
+/// forbids this fails create rather than running the guest unconfined.
+pub fn label_writes(process: &Process, on_exec: bool, apparmor_dir: bool) -> Vec<LabelWrite> {
+    let mut out = vec![];
     if let Some(profile) = process
         .apparmor_profile()
         .as_deref()
         .filter(|p| !p.is_empty())
     {
-        let attr = if Path::new("/proc/self/attr/apparmor/exec").exists() {
-            "/proc/self/attr/apparmor/exec"
-        } else {
-            "/proc/self/attr/exec"
-        };
-        std::fs::write(attr, format!("exec {profile}")).map_err(|e| {
-            Error::invalid(format!(
-                "applying AppArmor profile {profile:?}: {}",
-                crate::error::describe_io(&e)
-            ))
-        })?;
+        let verb = if on_exec { "exec" } else { "changeprofile" };
+        out.push(LabelWrite {
+            attr: match (apparmor_dir, on_exec) {
+                (true, true) => "attr/apparmor/exec",
+                (true, false) => "attr/apparmor/current",
+                (false, true) => "attr/exec",
+                (false, false) => "attr/current",
+            },
+            value: format!("{verb} {profile}"),
+            field: "process.apparmorProfile",
+        });
     }
     if let Some(label) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
-        std::fs::write("/proc/self/attr/exec", label).map_err(|e| {
-            Error::invalid(format!(
-                "applying SELinux label {label:?}: {}",
-                crate::error::describe_io(&e)
-            ))
-        })?;
+        out.push(LabelWrite {
+            attr: if on_exec { "attr/exec" } else { "attr/current" },
+            value: label.to_string(),
+            field: "process.selinuxLabel",
+        });
+    }
+    out
+}
+
+/// Confines the workload with the spec's AppArmor profile and SELinux
+/// label; see [`label_writes`] for `on_exec`.
+pub fn apply_process_labels(process: &Process, on_exec: bool) -> Result<()> {
+    let apparmor_dir = Path::new("/proc/thread-self/attr/apparmor").exists();
+    for w in label_writes(process, on_exec, apparmor_dir) {
+        // No O_CREAT: these files exist on procfs or not at all.
+        let path = Path::new("/proc/thread-self").join(w.attr);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, w.value.as_bytes()))
+            .map_err(|e| {
+                Error::invalid(format!(
+                    "{} {:?}: writing {}: {}",
+                    w.field,
+                    w.value,
+                    path.display(),
+                    crate::error::describe_io(&e)
+                ))
+            })?;
     }
     Ok(())
 }
@@ -141,5 +180,27 @@ mod tests {
             .to_string()
             .contains("not an SELinux context"));
         check_with(&spec(serde_json::json!({})), false, false).unwrap();
+    }
+
+    #[test]
+    fn labels_go_to_exec_for_execve_and_current_in_process() {
+        let s = spec(serde_json::json!({"process": {
+            "apparmorProfile": "p", "selinuxLabel": "u:r:t:s0"}}));
+        let p = s.process().as_ref().unwrap();
+        let w = label_writes(p, true, true);
+        assert_eq!(w[0].attr, "attr/apparmor/exec");
+        assert_eq!(w[0].value, "exec p");
+        assert_eq!(w[1].attr, "attr/exec");
+        assert_eq!(w[1].value, "u:r:t:s0");
+        let w = label_writes(p, false, false);
+        assert_eq!(w[0].attr, "attr/current");
+        assert_eq!(w[0].value, "changeprofile p");
+        assert_eq!(w[1].attr, "attr/current");
+        assert_eq!(
+            label_writes(p, false, true)[0].attr,
+            "attr/apparmor/current"
+        );
+        let none = spec(serde_json::json!({}));
+        assert!(label_writes(none.process().as_ref().unwrap(), true, true).is_empty());
     }
 }

@@ -107,7 +107,9 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
         .iter()
         .enumerate()
     {
-        let act = action(rule.action(), rule.errno_ret().or(default_errno));
+        // defaultErrnoRet is for the default action only: a rule without its
+        // own errnoRet returns EPERM (runtime-spec, runc).
+        let act = action(rule.action(), rule.errno_ret());
         if act == default {
             continue;
         }

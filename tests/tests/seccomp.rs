@@ -56,7 +56,9 @@ fn errno_rules_return_their_errno() {
     let out = run_sh(
         "touch /tmp/f; chmod 600 /tmp/f; echo chmod=$?; mkdir /tmp/d; echo mkdir=$?",
         |s| {
-            s["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            // defaultErrnoRet belongs to the default action: the mkdir rule
+            // without its own errnoRet must still return EPERM.
+            s["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "defaultErrnoRet": 38, "syscalls": [
                 {"names": ["chmod", "fchmodat", "fchmodat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
                 {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}
             ]});

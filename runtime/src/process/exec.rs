@@ -183,6 +183,7 @@ fn exec_process(cfg: &ExecConfig, channel: &Channel) -> Result<()> {
     super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
     let workload = crate::spec::workload(&cfg.spec, process, &[], &cfg.options);
     let prepared = crate::engines::chain().prepare(&workload)?;
+    crate::lsm::apply_process_labels(process, prepared.replaces_process())?;
     attributes::load_seccomp(&mut seccomp, SeccompWhen::BeforeReady, Some(channel))?;
     attributes::load_seccomp(&mut seccomp, SeccompWhen::AfterStart, Some(channel))?;
     channel.send(&Message::Ready)?;

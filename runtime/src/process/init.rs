@@ -168,6 +168,7 @@ fn setup(
         hako_executors::cache::install(Box::new(super::module_cache::ChannelCache::new(channel)?));
     }
     let prepared = crate::engines::chain().prepare(&workload)?;
+    crate::lsm::apply_process_labels(process, prepared.replaces_process())?;
     super::attributes::load_seccomp(&mut seccomp, SeccompWhen::BeforeReady, Some(channel))?;
     Ok((prepared, seccomp))
 }

@@ -7,7 +7,8 @@ use oci_spec::runtime::LinuxCapabilities;
 
 use crate::error::{Error, Result};
 
-/// The parsed sets; `None` leaves a set as it is.
+/// The parsed sets; `None` (only without a capabilities object at all)
+/// leaves a set as it is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CapabilityPlan {
     /// Bounding set.
@@ -26,7 +27,11 @@ fn convert(
     set: &Option<HashSet<oci_spec::runtime::Capability>>,
     field: &str,
 ) -> Result<Option<CapsHashSet>> {
-    let Some(set) = set else { return Ok(None) };
+    // A set missing from a present capabilities object is empty, as runc
+    // reads it: leaving it alone would keep all of root's capabilities.
+    let Some(set) = set else {
+        return Ok(Some(CapsHashSet::new()));
+    };
     let mut out = CapsHashSet::new();
     for cap in set {
         let name = serde_json::to_value(cap)
@@ -137,7 +142,8 @@ mod tests {
             .as_ref()
             .unwrap()
             .contains(&Capability::CAP_KILL));
-        assert!(plan.inheritable.is_none() && plan.ambient.is_none());
+        assert_eq!(plan.inheritable, Some(CapsHashSet::new()));
+        assert_eq!(plan.ambient, Some(CapsHashSet::new()));
         let drops = plan.bounding_drops();
         assert!(drops.contains(&Capability::CAP_SYS_ADMIN));
         assert!(!drops.contains(&Capability::CAP_CHOWN) && !drops.contains(&Capability::CAP_KILL));
