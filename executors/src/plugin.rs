@@ -314,7 +314,7 @@ impl WasmEngine for PluginEngine {
             )
         };
         if ptr.is_null() {
-            return Err(decode(&err[..err_len]).into_executor(self.kind, &path));
+            return Err(decode(&err[..err_len.min(err.len())]).into_executor(self.kind, &path));
         }
         Ok(Box::new(PluginPrepared {
             kind: self.kind,
@@ -350,7 +350,7 @@ impl Prepared for PluginPrepared {
         if ok {
             Ok(code)
         } else {
-            Err(decode(&err[..err_len]).into_executor(self.kind, &self.path))
+            Err(decode(&err[..err_len.min(err.len())]).into_executor(self.kind, &self.path))
         }
     }
 }

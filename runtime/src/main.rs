@@ -25,12 +25,23 @@ fn main() -> ExitCode {
     }
     // Before anything opens a descriptor: preserved descriptors must be the
     // caller's, never hako's own.
-    if let Some(Command::Create(a)) | Some(Command::Run(hako::cli::RunArgs { create: a, .. })) =
-        &cli.command
-    {
-        let count = hako::commands::create::listen_fds() + a.preserve_fds as i32;
+    let preserve = match &cli.command {
+        Some(Command::Create(a)) | Some(Command::Run(hako::cli::RunArgs { create: a, .. })) => {
+            Some(a.preserve_fds)
+        }
+        Some(Command::Exec(a)) => Some(a.preserve_fds),
+        _ => None,
+    };
+    if let Some(n) = preserve {
+        let count = hako::commands::create::listen_fds() + n as i32;
         if let Err(e) = hako::process::fds::check_preserved(count) {
-            return fail(&e.to_string());
+            fail(&e.to_string());
+            // exec's runtime failures are 255 (runc), as below.
+            return ExitCode::from(if matches!(cli.command, Some(Command::Exec(_))) {
+                255
+            } else {
+                1
+            });
         }
     }
     let level = match &cli.log_level {

@@ -96,6 +96,16 @@ fn preserve_fds_must_be_open() {
     h.run(&["create", "--preserve-fds", "40", "--bundle", &b.arg(), &id])
         .fails_with("file descriptor");
     h.assert_gone(&id, &b, None);
+    // exec checks the same, before it enters the container.
+    let b = Bundle::busybox(&["sleep", "100"]);
+    let id = unique_id("pfdexec");
+    h.run(&["run", "-d", "--bundle", &b.arg(), &id]).ok();
+    let out = h
+        .run(&["exec", "--preserve-fds", "40", &id, "true"])
+        .fails_with("--preserve-fds 40: file descriptor");
+    assert_eq!(out.code, 255, "{out:?}");
+    h.run(&["delete", "--force", &id]).ok();
+    h.assert_gone(&id, &b, None);
 }
 
 #[test]
