@@ -281,6 +281,13 @@ pub struct UpdateArgs {
     /// Maximum number of processes (0 or less: no limit).
     #[arg(long, allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
+    /// Intel RDT/CAT L3 cache schema (not supported: always an error).
+    #[arg(long)]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT/MBA memory bandwidth schema (not supported: always an
+    /// error).
+    #[arg(long)]
+    pub mem_bw_schema: Option<String>,
     /// Container id.
     pub id: String,
 }

@@ -172,6 +172,8 @@ fn update_changes_live_limits() {
     assert_eq!(read_cgroup(&h, &id, "pids/pids.max", "pids.max"), "60");
     h.run(&["update", "--memory", "lots", &id])
         .fails_with("invalid size \"lots\"");
+    h.run(&["update", "--l3-cache-schema", "L3:0=ff", &id])
+        .fails_with("--l3-cache-schema: Intel RDT (resctrl) is not supported");
     h.run(&["delete", "--force", &id]).ok();
     h.assert_gone(&id, &b, None);
 }

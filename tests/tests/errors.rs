@@ -74,6 +74,10 @@ fn unknown_namespace_type() {
         &unique_id("badns"),
         "linux.namespaces[6].type: unknown variant `bogus`",
     );
+    // Asked for and not supported: refused, never ignored.
+    let mut b = Bundle::sh("true");
+    b.edit(|s| s["linux"]["intelRdt"] = json!({"l3CacheSchema": "L3:0=ff"}));
+    create_fails(&h, &b, &unique_id("rdt"), "linux.intelRdt");
 }
 
 #[test]

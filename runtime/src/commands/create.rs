@@ -150,6 +150,15 @@ fn check(bundle: &Bundle) -> Result<NamespacePlan> {
             bundle.dir.join("config.json").display()
         )));
     }
+    if spec
+        .linux()
+        .as_ref()
+        .is_some_and(|l| l.intel_rdt().is_some())
+    {
+        return Err(Error::invalid(
+            "linux.intelRdt: Intel RDT (resctrl) is not supported by hako",
+        ));
+    }
     crate::rootfs::devices::validate(spec)?;
     crate::cgroups::resources::devices::rules(spec)?;
     crate::lsm::check(spec)?;

@@ -37,6 +37,16 @@ pub fn parse_bytes(raw: &str) -> Result<i64> {
 
 /// The resources the command line asks for.
 pub fn from_args(args: &UpdateArgs) -> Result<LinuxResources> {
+    for (flag, set) in [
+        ("--l3-cache-schema", args.l3_cache_schema.is_some()),
+        ("--mem-bw-schema", args.mem_bw_schema.is_some()),
+    ] {
+        if set {
+            return Err(Error::invalid(format!(
+                "{flag}: Intel RDT (resctrl) is not supported by hako"
+            )));
+        }
+    }
     let mut res = match &args.resources {
         Some(path) => {
             let raw = if path.as_os_str() == "-" {
