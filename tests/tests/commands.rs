@@ -217,3 +217,53 @@ fn events_stats_report_memory_and_pids() {
     assert!(lines >= 2, "{lines} events");
     h.assert_gone(&id, &b, None);
 }
+
+/// Streaming events report an OOM kill as runc does: `{"type":"oom"}`.
+#[test]
+fn events_report_oom_kills() {
+    let h = Hako::new();
+    // The shell waits for a trigger file, so events has its baseline
+    // before the memory hog starts; tail /dev/zero grows without bound.
+    let mut b = Bundle::sh(
+        "while [ ! -e /tmp/go ]; do sleep 0.05; done; tail /dev/zero; touch /tmp/survived; sleep 1000",
+    );
+    b.edit(|s| {
+        s["linux"]["resources"] =
+            serde_json::json!({"memory": {"limit": 32 << 20, "swap": 32 << 20}});
+    });
+    let id = unique_id("oom");
+    h.run(&["run", "-d", "--bundle", &b.arg(), &id]).ok();
+    let mut cmd = h.cmd();
+    cmd.args(["events", "--interval", "10s", &id])
+        .stdout(std::process::Stdio::piped());
+    let child = hako_tests::reaper::spawn(&mut cmd).unwrap();
+    let cid = child.id();
+    std::thread::sleep(Duration::from_millis(300));
+    // The rootfs's /tmp is the container's (no tmpfs there).
+    let tmp = b.rootfs().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(tmp.join("go"), "").unwrap();
+    for _ in 0..400 {
+        if tmp.join("survived").exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(
+        tmp.join("survived").exists(),
+        "tail /dev/zero was never OOM-killed"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    h.run(&["delete", "--force", &id]).ok();
+    let out = child.wait_with_output().unwrap();
+    hako_tests::reaper::untrack(cid);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ooms: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["type"] == "oom")
+        .collect();
+    assert!(!ooms.is_empty(), "no oom event in {text}");
+    assert_eq!(ooms[0]["id"], id.as_str());
+    h.assert_gone(&id, &b, None);
+}

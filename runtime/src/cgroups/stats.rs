@@ -45,6 +45,18 @@ fn dir(set: &CgroupSet, controller: &str) -> Option<(Version, std::path::PathBuf
         .map(|d| (d.version, d.path.clone()))
 }
 
+/// How many times the kernel's OOM killer has killed a process of the
+/// cgroup (`oom_kill` in v1's memory.oom_control or v2's memory.events);
+/// `None` where the host does not count.
+pub fn oom_kills(set: &CgroupSet) -> Option<u64> {
+    let (version, path) = dir(set, "memory")?;
+    let file = match version {
+        Version::V1 => "memory.oom_control",
+        Version::V2 => "memory.events",
+    };
+    keyed(&read(&path.join(file))?).get("oom_kill").copied()
+}
+
 /// Collects what the host offers; missing files read as zero.
 pub fn collect(set: &CgroupSet) -> Value {
     json!({
@@ -186,5 +198,12 @@ mod tests {
         assert_eq!(s["memory"]["cache"], 200);
         assert_eq!(s["pids"]["current"], 3);
         assert_eq!(s["pids"]["limit"], 32);
+        assert_eq!(oom_kills(&set), None);
+        std::fs::write(
+            set.dirs[0].path.join("memory.events"),
+            "low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\n",
+        )
+        .unwrap();
+        assert_eq!(oom_kills(&set), Some(2));
     }
 }
