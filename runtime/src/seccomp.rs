@@ -25,8 +25,8 @@ fn err(e: impl std::fmt::Display) -> Error {
     Error::invalid(format!("linux.seccomp: {e}"))
 }
 
-/// The action of a spec action; `errno` is the rule's errnoRet, falling
-/// back to `defaultErrnoRet`, then EPERM.
+/// The action of a spec action; `errno` is the rule's own errnoRet (or
+/// `defaultErrnoRet` for the default action), else EPERM.
 pub fn action(a: LinuxSeccompAction, errno: Option<u32>) -> ScmpAction {
     match a {
         LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
@@ -59,6 +59,15 @@ fn operator(op: LinuxSeccompOperator, value: u64) -> ScmpCompareOp {
     }
 }
 
+/// Actions that return an errno (TRACE passes it to a tracer, or returns
+/// it without one).
+fn takes_errno(a: LinuxSeccompAction) -> bool {
+    matches!(
+        a,
+        LinuxSeccompAction::ScmpActErrno | LinuxSeccompAction::ScmpActTrace
+    )
+}
+
 /// Whether any rule (or the default) notifies a listener.
 pub fn uses_notify(s: &LinuxSeccomp) -> bool {
     s.default_action() == LinuxSeccompAction::ScmpActNotify
@@ -74,6 +83,27 @@ pub fn uses_notify(s: &LinuxSeccomp) -> bool {
 /// default are skipped (libseccomp refuses them and they change nothing).
 pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
     let default_errno = s.default_errno_ret();
+    // The spec: an errno on an action that takes none is an error.
+    if default_errno.is_some() && !takes_errno(s.default_action()) {
+        return Err(err(format!(
+            "defaultErrnoRet is set but defaultAction {:?} takes no errno",
+            s.default_action()
+        )));
+    }
+    for (i, rule) in s
+        .syscalls()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        if rule.errno_ret().is_some() && !takes_errno(rule.action()) {
+            return Err(err(format!(
+                "syscalls[{i}]: errnoRet is set but action {:?} takes no errno",
+                rule.action()
+            )));
+        }
+    }
     let default = action(s.default_action(), default_errno);
     let mut ctx = ScmpFilterContext::new(default).map_err(err)?;
     // no_new_privs is the spec's decision (process.noNewPrivileges), not
@@ -238,6 +268,50 @@ mod tests {
             action(LinuxSeccompAction::ScmpActTrace, Some(7)),
             ScmpAction::Trace(7)
         );
+    }
+
+    /// The filter as libseccomp's PFC text, to see the actions it holds.
+    fn pfc(profile: serde_json::Value) -> String {
+        let s: LinuxSeccomp = serde_json::from_value(profile).unwrap();
+        let ctx = build(&s).unwrap();
+        use std::io::{Read, Seek};
+        let mut f = tempfile::tempfile().unwrap();
+        ctx.export_pfc(&f).unwrap();
+        f.rewind().unwrap();
+        let mut text = String::new();
+        f.read_to_string(&mut text).unwrap();
+        text
+    }
+
+    #[test]
+    fn default_errno_is_only_for_the_default_action() {
+        let text = pfc(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+            "syscalls": [
+                {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"},
+                {"names": ["chmod"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+                {"names": ["getpid"], "action": "SCMP_ACT_ALLOW"}
+            ]
+        }));
+        assert!(text.contains("ERRNO(38)"), "{text}");
+        assert!(text.contains("ERRNO(1)"), "mkdir must get EPERM: {text}");
+        assert!(text.contains("ERRNO(13)"), "{text}");
+    }
+
+    #[test]
+    fn errno_on_an_action_without_one_is_refused() {
+        for profile in [
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "defaultErrnoRet": 38}),
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["mkdir"], "action": "SCMP_ACT_KILL", "errnoRet": 1}]}),
+        ] {
+            let s: LinuxSeccomp = serde_json::from_value(profile).unwrap();
+            let Err(e) = build(&s) else {
+                panic!("accepted")
+            };
+            let e = e.to_string();
+            assert!(e.contains("takes no errno"), "{e}");
+        }
     }
 
     #[test]

@@ -56,9 +56,7 @@ fn errno_rules_return_their_errno() {
     let out = run_sh(
         "touch /tmp/f; chmod 600 /tmp/f; echo chmod=$?; mkdir /tmp/d; echo mkdir=$?",
         |s| {
-            // defaultErrnoRet belongs to the default action: the mkdir rule
-            // without its own errnoRet must still return EPERM.
-            s["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "defaultErrnoRet": 38, "syscalls": [
+            s["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
                 {"names": ["chmod", "fchmodat", "fchmodat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
                 {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}
             ]});
@@ -209,5 +207,12 @@ fn bad_profiles_fail_create() {
     b.edit(|s| s["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_BOGUS"}));
     h.run(&["create", "--bundle", &b.arg(), &id])
         .fails_with("linux.seccomp.defaultAction");
+    h.assert_gone(&id, &b, None);
+    let mut b = Bundle::sh("true");
+    b.edit(|s| {
+        s["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "defaultErrnoRet": 38})
+    });
+    h.run(&["create", "--bundle", &b.arg(), &id])
+        .fails_with("linux.seccomp: defaultErrnoRet is set but defaultAction");
     h.assert_gone(&id, &b, None);
 }
