@@ -17,10 +17,13 @@
 //!
 //! * During `prepare`: compilation runs on two rayon pools (the one
 //!   `compile::compile` installs, so that rayon's global pool never starts,
-//!   and the one Cranelift builds per module), both sized to the CPU count
-//!   and gone when compilation ends. The import check needs a tokio handle
+//!   and the one Cranelift builds per module), both sized to the CPU count.
+//!   Their threads exit on their own shortly after compilation ends (rayon
+//!   does not join them on drop); the runtime waits for a single thread
+//!   before it confines a guest with an LSM label. The import check needs a tokio handle
 //!   and gets it from a current-thread runtime, which starts no thread.
-//! * Between `prepare` and `run`: only the caller's thread.
+//! * Between `prepare` and `run`: only the caller's thread, once the
+//!   compiler threads are gone.
 //! * During `run`: the guest runs on the caller's thread. The multi-thread
 //!   tokio runtime wasmer-wasix needs is created when `run` starts: one
 //!   worker (`wasmer-tokio`, timers and sockets) plus blocking threads on

@@ -117,28 +117,81 @@ pub fn label_writes(process: &Process, on_exec: bool, apparmor_dir: bool) -> Vec
     out
 }
 
+/// Whether the spec asks for any label.
+pub fn has_labels(process: &Process) -> bool {
+    !label_writes(process, true, false).is_empty()
+}
+
 /// Confines the workload with the spec's AppArmor profile and SELinux
 /// label; see [`label_writes`] for `on_exec`.
 pub fn apply_process_labels(process: &Process, on_exec: bool) -> Result<()> {
     let apparmor_dir = Path::new("/proc/thread-self/attr/apparmor").exists();
     for w in label_writes(process, on_exec, apparmor_dir) {
-        // No O_CREAT: these files exist on procfs or not at all.
         let path = Path::new("/proc/thread-self").join(w.attr);
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, w.value.as_bytes()))
-            .map_err(|e| {
-                Error::invalid(format!(
-                    "{} {:?}: writing {}: {}",
-                    w.field,
-                    w.value,
-                    path.display(),
-                    crate::error::describe_io(&e)
-                ))
-            })?;
+        write_attr(&path, &w.value).map_err(|e| {
+            Error::invalid(format!(
+                "{} {:?}: writing {}: {}",
+                w.field,
+                w.value,
+                path.display(),
+                crate::error::describe_io(&e)
+            ))
+        })?;
     }
     Ok(())
+}
+
+/// Confines an in-process guest, right before it runs: after hako's own
+/// descriptors are closed (so no check of the new label meets the fifo or
+/// the sync socket) and once the process has one thread (SELinux refuses
+/// to relabel a multi-threaded process, and an AppArmor change of the
+/// calling thread would leave the others unconfined). Threads a compiler
+/// pool left behind exit on their own shortly after compiling.
+pub fn confine_in_process(process: &Process) -> Result<()> {
+    if !has_labels(process) {
+        return Ok(());
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let mut threads = thread_count();
+    while threads != Some(1) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        threads = thread_count();
+    }
+    if threads != Some(1) {
+        return Err(Error::invalid(format!(
+            "cannot confine the in-process wasm guest with its AppArmor profile or SELinux label: the process has {} threads",
+            threads.map_or("an unknown number of".to_string(), |n| n.to_string())
+        )));
+    }
+    apply_process_labels(process, false)
+}
+
+fn thread_count() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// Writes an LSM attribute file, refusing anything that is not procfs (a
+/// mount or link over /proc would otherwise swallow the label and leave
+/// the workload unconfined, CVE-2025-52881 style). No O_CREAT: the files
+/// exist on procfs or not at all.
+fn write_attr(path: &Path, value: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    let on_proc = nix::sys::statfs::fstatfs(&f)
+        .map(|st| st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+        .map_err(std::io::Error::from)?;
+    if !on_proc {
+        return Err(std::io::Error::other("not on procfs"));
+    }
+    f.write_all(value.as_bytes())
 }
 
 #[cfg(test)]
@@ -180,6 +233,24 @@ mod tests {
             .to_string()
             .contains("not an SELinux context"));
         check_with(&spec(serde_json::json!({})), false, false).unwrap();
+    }
+
+    #[test]
+    fn attributes_are_only_written_on_procfs() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("exec");
+        std::fs::write(&file, "").unwrap();
+        let e = write_attr(&file, "exec p").unwrap_err();
+        assert!(e.to_string().contains("not on procfs"), "{e}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert_eq!(
+            write_attr(&link, "exec p").unwrap_err().raw_os_error(),
+            Some(libc::ELOOP)
+        );
+        assert!(write_attr(&dir.path().join("missing"), "x").is_err());
+        assert!(thread_count().is_some_and(|n| n >= 1));
     }
 
     #[test]

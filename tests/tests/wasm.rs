@@ -34,6 +34,7 @@ engine_matrix!(
     validation_errors_surface_at_create,
     components,
     readonly_root,
+    one_thread_before_the_guest_runs,
 );
 
 fn run(h: &Hako, b: &hako_tests::Bundle) -> hako_tests::Out {
@@ -483,6 +484,30 @@ fn components_inside_a_network_namespace_serve_there() {
     .unwrap();
     assert!(got.contains("hello from wasi-http /inside"), "{got:?}");
     h.run(&["delete", "--force", &id]).ok();
+    h.assert_gone(&id, &b, None);
+}
+
+/// An in-process guest is confined (LSM label on attr/current) just before
+/// it runs, which needs a single-threaded process: the compiler's threads
+/// (compiled fresh here, the module cache off) must be gone by then.
+fn one_thread_before_the_guest_runs(engine: &str) {
+    let h = Hako::new();
+    let b = wasm_bundle(engine, &["/app/hello.wasm"]);
+    let id = unique_id("threads");
+    let mut cmd = h.cmd();
+    cmd.env("HAKO_MODULE_CACHE", "off")
+        .args(["create", "--bundle", &b.arg(), &id])
+        .stdin(std::process::Stdio::null());
+    h.exec(cmd).ok();
+    let pid = h.pid(&id);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut threads = status_field(pid, "Threads:");
+    while threads != "1" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        threads = status_field(pid, "Threads:");
+    }
+    assert_eq!(threads, "1", "{engine}: threads left in created init");
+    h.run(&["delete", &id]).ok();
     h.assert_gone(&id, &b, None);
 }
 

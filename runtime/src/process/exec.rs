@@ -183,9 +183,17 @@ fn exec_process(cfg: &ExecConfig, channel: &Channel) -> Result<()> {
     super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
     let workload = crate::spec::workload(&cfg.spec, process, &[], &cfg.options);
     let prepared = crate::engines::chain().prepare(&workload)?;
-    crate::lsm::apply_process_labels(process, prepared.replaces_process())?;
+    if prepared.replaces_process() {
+        crate::lsm::apply_process_labels(process, true)?;
+    }
     attributes::load_seccomp(&mut seccomp, SeccompWhen::BeforeReady, Some(channel))?;
-    attributes::load_seccomp(&mut seccomp, SeccompWhen::AfterStart, Some(channel))?;
+    // An in-process guest with labels is confined last, once hako's
+    // descriptors are closed, and its filter loaded after that (so the
+    // filter cannot block the label write).
+    let confine_late = !prepared.replaces_process() && crate::lsm::has_labels(process);
+    if !confine_late {
+        attributes::load_seccomp(&mut seccomp, SeccompWhen::AfterStart, Some(channel))?;
+    }
     channel.send(&Message::Ready)?;
     crate::logging::detach();
     // SAFETY: hako's own descriptors; their owners never drop (_exit below).
@@ -193,6 +201,14 @@ fn exec_process(cfg: &ExecConfig, channel: &Channel) -> Result<()> {
         libc::close(channel.raw_fd());
         if let Some(s) = &cfg.console_socket {
             libc::close(s.as_raw_fd());
+        }
+    }
+    if confine_late {
+        let confined = crate::lsm::confine_in_process(process)
+            .and_then(|()| attributes::load_seccomp(&mut seccomp, SeccompWhen::AfterStart, None));
+        if let Err(e) = confined {
+            eprintln!("hako: {e}");
+            exit_child(255);
         }
     }
     let code = match prepared.run() {

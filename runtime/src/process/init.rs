@@ -168,7 +168,10 @@ fn setup(
         hako_executors::cache::install(Box::new(super::module_cache::ChannelCache::new(channel)?));
     }
     let prepared = crate::engines::chain().prepare(&workload)?;
-    crate::lsm::apply_process_labels(process, prepared.replaces_process())?;
+    // An in-process guest is confined in `start`, right before it runs.
+    if prepared.replaces_process() {
+        crate::lsm::apply_process_labels(process, true)?;
+    }
     super::attributes::load_seccomp(&mut seccomp, SeccompWhen::BeforeReady, Some(channel))?;
     Ok((prepared, seccomp))
 }
@@ -231,6 +234,14 @@ fn start(
     for fd in hako_fds {
         // SAFETY: see above; these descriptors belong to hako, not the workload.
         unsafe { libc::close(*fd) };
+    }
+    if !prepared.replaces_process() {
+        if let Some(process) = cfg.bundle.spec.process() {
+            if let Err(e) = crate::lsm::confine_in_process(process) {
+                eprintln!("hako: {e}");
+                return 1;
+            }
+        }
     }
     if let Err(e) = super::attributes::load_seccomp(&mut seccomp, SeccompWhen::AfterStart, None) {
         eprintln!("hako: {e}");
