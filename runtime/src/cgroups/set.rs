@@ -219,16 +219,23 @@ fn create_dir(dir: &CgroupDir) -> std::io::Result<()> {
 
 fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
     let procs = dir.join("cgroup.procs");
+    // A sub-cgroup removed while it is walked (ENOENT, or ENODEV for a
+    // directory being torn down) is simply gone.
+    let gone = |e: &std::io::Error| {
+        e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENODEV)
+    };
     let text = match std::fs::read_to_string(&procs) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if gone(&e) => return Ok(()),
         Err(e) => return Err(e).ctx(|| format!("reading {}", procs.display())),
     };
     out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
-    for entry in std::fs::read_dir(dir)
-        .ctx(|| format!("reading {}", dir.display()))?
-        .flatten()
-    {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if gone(&e) => return Ok(()),
+        Err(e) => return Err(e).ctx(|| format!("reading {}", dir.display())),
+    };
+    for entry in entries.flatten() {
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
             collect_pids(&entry.path(), out)?;
         }

@@ -45,6 +45,12 @@ pub fn delete(dir: ContainerDir, force: bool) -> Result<()> {
             });
         }
     }
+    if status == Status::Paused {
+        // A frozen init dies only once thawed: kill, then thaw (status
+        // checked the pid's start time, so the pid is still init's).
+        let _ = kill(Pid::from_raw(state.pid), Signal::SIGKILL);
+        let _ = crate::cgroups::freezer::thaw(&state.cgroups);
+    }
     if status != Status::Stopped {
         kill_and_wait(state.pid, Some(state.pid_start));
     }
@@ -87,14 +93,13 @@ pub fn empty_cgroups(cgroups: &crate::cgroups::CgroupSet) {
     if cgroups.dirs.is_empty() {
         return;
     }
-    let _ = crate::commands::kill::signal_all(cgroups, Signal::SIGKILL);
+    // Killing a frozen process waits for the thaw; and a process forked
+    // between the listing and the signal needs one more round, so the
+    // cgroup is signalled until it is empty.
     let _ = crate::cgroups::freezer::thaw(cgroups);
-    wait_empty(cgroups);
-}
-
-fn wait_empty(cgroups: &crate::cgroups::CgroupSet) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while cgroups.pids().is_ok_and(|p| !p.is_empty()) && Instant::now() < deadline {
+        let _ = crate::commands::kill::signal_all(cgroups, Signal::SIGKILL);
         std::thread::sleep(Duration::from_millis(2));
     }
 }

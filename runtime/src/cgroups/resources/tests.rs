@@ -171,6 +171,25 @@ fn memsw_ordering() {
     let down = res(serde_json::json!({"memory": {"limit": 100, "swap": 150}}));
     let w = v1::plan("memory", &down, &current("600")).unwrap();
     assert_eq!(w[0].file, "memory.limit_in_bytes");
+    // Unlimited memory, swap unset: memsw becomes unlimited first.
+    let unlimited = res(serde_json::json!({"memory": {"limit": -1}}));
+    let w = v1::plan("memory", &unlimited, &current("200")).unwrap();
+    let w: Vec<(&str, &str)> = w
+        .iter()
+        .map(|w| (w.file.as_str(), w.value.as_str()))
+        .collect();
+    assert_eq!(
+        w,
+        [
+            ("memory.memsw.limit_in_bytes", "-1"),
+            ("memory.limit_in_bytes", "-1")
+        ]
+    );
+    // Zero means unset: nothing is written.
+    let zero = res(serde_json::json!({"memory": {"limit": 0, "swap": 0}}));
+    assert!(v1::plan("memory", &zero, &current("200"))
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
@@ -190,6 +209,11 @@ fn v2_swap_is_converted_like_runc() {
     assert_eq!(ok(Some(0), Some(100)), None, "0 is unset");
     assert_eq!(ok(Some(0), None), None);
     assert_eq!(ok(Some(0), Some(-1)), Some("max".into()));
+    assert_eq!(
+        ok(None, Some(-1)),
+        Some("max".into()),
+        "unlimited memory, swap too"
+    );
     assert_eq!(ok(Some(-1), Some(100)), Some("max".into()));
     assert_eq!(ok(Some(-1), None), Some("max".into()));
     assert_eq!(ok(Some(300), Some(100)), Some("200".into()));

@@ -21,7 +21,12 @@ pub fn plan(
             };
             // 0 means unset (runc): a zero limit would be refused anyway.
             let limit = m.limit().filter(|l| *l != 0);
-            let swap = m.swap().filter(|s| *s != 0);
+            let swap = match (limit, m.swap().filter(|s| *s != 0)) {
+                // Unlimited memory with swap unset: memory+swap unlimited
+                // too, or a lower memsw would refuse the new limit (runc).
+                (Some(-1), None) => Some(-1),
+                (_, s) => s,
+            };
             // memsw (memory+swap) must never be below the memory limit:
             // when raising, memsw goes first.
             let raise_first = match (limit, swap) {

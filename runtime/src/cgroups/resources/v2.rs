@@ -35,8 +35,8 @@ fn max_or(v: i64) -> String {
 /// the way runc does: 0 means unset, -1 unlimited, and an unlimited memory
 /// with unset swap makes swap unlimited too.
 pub fn swap_max(swap: Option<i64>, limit: Option<i64>) -> Result<Option<String>> {
-    let Some(s) = swap else { return Ok(None) };
     let l = limit.unwrap_or(0);
+    let s = swap.unwrap_or(0);
     match (s, l) {
         (0, -1) | (-1, _) => Ok(Some("max".into())),
         (0, _) => Ok(None),
