@@ -25,15 +25,15 @@ fn main() -> ExitCode {
     }
     // Before anything opens a descriptor: preserved descriptors must be the
     // caller's, never hako's own.
+    // Socket activation is for the container's init only (runc).
     let preserve = match &cli.command {
         Some(Command::Create(a)) | Some(Command::Run(hako::cli::RunArgs { create: a, .. })) => {
-            Some(a.preserve_fds)
+            Some(hako::commands::create::listen_fds() + a.preserve_fds as i32)
         }
-        Some(Command::Exec(a)) => Some(a.preserve_fds),
+        Some(Command::Exec(a)) => Some(a.preserve_fds as i32),
         _ => None,
     };
-    if let Some(n) = preserve {
-        let count = hako::commands::create::listen_fds() + n as i32;
+    if let Some(count) = preserve {
         if let Err(e) = hako::process::fds::check_preserved(count) {
             fail(&e.to_string());
             // exec's runtime failures are 255 (runc), as below.

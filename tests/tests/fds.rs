@@ -66,24 +66,45 @@ fn preserve_fds_and_listen_fds() {
     std::fs::write(second.path(), "listened\n").unwrap();
     let f4 = std::fs::File::open(second.path()).unwrap();
     let (a, b4) = (f3.as_raw_fd(), f4.as_raw_fd());
-    let mut cmd = h.cmd();
-    cmd.args(["run", "--preserve-fds", "1", "--bundle", &b.arg(), &id])
-        .env("LISTEN_FDS", "1")
-        .stdin(Stdio::null());
-    // SAFETY: dup2 onto fixed numbers in the child before exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            // dup first: a or b4 may already be 3 or 4.
-            let (a2, b2) = (libc::dup(a), libc::dup(b4));
-            libc::dup2(a2, 3);
-            libc::dup2(b2, 4);
-            Ok(())
-        });
-    }
-    let out = h.exec(cmd).ok();
+    // LISTEN_PID must name hako itself (systemd's protocol): a shell sets
+    // it to its own pid and execs hako, which keeps that pid.
+    let hako = h.cmd();
+    let command = |listen_pid: &str| {
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(format!("LISTEN_PID={listen_pid} exec \"$0\" \"$@\""))
+            .arg(hako.get_program())
+            .args(hako.get_args())
+            .args(["run", "--preserve-fds", "1", "--bundle", &b.arg(), &id])
+            .env("LISTEN_FDS", "1")
+            .stdin(Stdio::null());
+        // SAFETY: dup2 onto fixed numbers in the child before exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                // dup first: a or b4 may already be 3 or 4.
+                let (a2, b2) = (libc::dup(a), libc::dup(b4));
+                libc::dup2(a2, 3);
+                libc::dup2(b2, 4);
+                // The offsets are shared with the test's files: rewind
+                // what an earlier run read.
+                libc::lseek(3, 0, libc::SEEK_SET);
+                libc::lseek(4, 0, libc::SEEK_SET);
+                Ok(())
+            });
+        }
+        cmd
+    };
+    let out = h.exec(command("$$")).ok();
     assert_eq!(
         out.stdout,
         "preserved content\nlistened\nLISTEN_FDS=1 LISTEN_PID=1\n6\n"
+    );
+    h.assert_gone(&id, &b, None);
+    // Variables meant for another process: descriptor 4 stays behind.
+    let out = h.exec(command("1")).ok();
+    assert_eq!(
+        out.stdout, "preserved content\nLISTEN_FDS= LISTEN_PID=\n5\n",
+        "{out:?}"
     );
     h.assert_gone(&id, &b, None);
 }

@@ -86,6 +86,12 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
             path.display()
         )));
     }
+    // Init would hang in a frozen cgroup.
+    if crate::cgroups::freezer::is_frozen(&cgroups) {
+        return Err(Error::invalid(
+            "linux.cgroupsPath: the container's cgroup exists and is frozen",
+        ));
+    }
     dir.save_pending_cgroups(&cgroups)?;
     guard.cgroups = Some(cgroups.clone());
     cgroups.create(ctx.rootless)?;
@@ -239,11 +245,22 @@ fn connect(path: &Path) -> Result<OwnedFd> {
 }
 
 /// Socket activation: descriptors systemd passed to hako go on to the
-/// container (LISTEN_FDS, as runc).
+/// container (LISTEN_FDS, as runc). Only when LISTEN_PID names this
+/// process: a LISTEN_FDS inherited from further up is not ours.
 pub fn listen_fds() -> i32 {
-    std::env::var("LISTEN_FDS")
-        .ok()
-        .and_then(|v| v.parse::<i32>().ok())
+    listen_fds_for(
+        std::env::var("LISTEN_FDS").ok().as_deref(),
+        std::env::var("LISTEN_PID").ok().as_deref(),
+        std::process::id(),
+    )
+}
+
+/// [`listen_fds`] from the variables' values and this process's pid.
+pub fn listen_fds_for(fds: Option<&str>, pid: Option<&str>, me: u32) -> i32 {
+    if pid.and_then(|p| p.parse::<u32>().ok()) != Some(me) {
+        return 0;
+    }
+    fds.and_then(|v| v.parse::<i32>().ok())
         .filter(|n| *n > 0)
         .unwrap_or(0)
 }
@@ -292,5 +309,19 @@ impl Drop for Guard {
                 tracing::warn!("cleaning up after a failed create: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_fds_for;
+
+    #[test]
+    fn listen_fds_only_for_this_process() {
+        assert_eq!(listen_fds_for(Some("2"), Some("42"), 42), 2);
+        assert_eq!(listen_fds_for(Some("2"), Some("41"), 42), 0);
+        assert_eq!(listen_fds_for(Some("2"), None, 42), 0);
+        assert_eq!(listen_fds_for(Some("-1"), Some("42"), 42), 0);
+        assert_eq!(listen_fds_for(None, Some("42"), 42), 0);
     }
 }

@@ -63,7 +63,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
         spec,
         cgroups: state.cgroups.clone(),
         console_socket,
-        preserved_fds: super::create::listen_fds() + args.preserve_fds as i32,
+        preserved_fds: args.preserve_fds as i32,
         options: ctx.options.clone(),
     };
     // Others may use the container meanwhile.
