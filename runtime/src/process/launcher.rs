@@ -104,6 +104,7 @@ pub fn launch(cfg: &InitConfig) -> Result<i32> {
                 init: None,
                 hooks_pending: false,
                 ready_pending: false,
+                seccomp_pending: None,
             };
             match session.serve(cfg, &parent) {
                 Ok(init) => Ok(init),
@@ -121,6 +122,7 @@ struct Session {
     init: Option<Pid>,
     hooks_pending: bool,
     ready_pending: bool,
+    seccomp_pending: Option<OwnedFd>,
 }
 
 impl Session {
@@ -154,7 +156,13 @@ impl Session {
                     let fd = fd.ok_or_else(|| {
                         Error::invalid("seccomp notify message without a descriptor")
                     })?;
-                    self.forward_seccomp(cfg, fd)?;
+                    // The agent's state names init's pid, which may not
+                    // have arrived yet.
+                    if self.init.is_some() {
+                        self.forward_seccomp(cfg, fd)?;
+                    } else {
+                        self.seccomp_pending = Some(fd);
+                    }
                 }
                 Some(Message::MapIds) => {
                     let pid = self.intermediate.ok_or_else(|| {
@@ -175,6 +183,9 @@ impl Session {
                     self.reap_intermediate()?;
                     if std::mem::take(&mut self.hooks_pending) {
                         self.run_hooks(cfg, channel)?;
+                    }
+                    if let Some(fd) = self.seccomp_pending.take() {
+                        self.forward_seccomp(cfg, fd)?;
                     }
                     if self.ready_pending {
                         return Ok(pid);

@@ -42,6 +42,7 @@ pub fn mount(
         return one(sys, root, cfg, dest, Version::V2, "", &dir.path, flags);
     }
     let target = root.resolve(dest, Create::Dir)?;
+    super::mounts::check_resolved_target(&target, dest)?;
     sys.mount(
         Some(Path::new("tmpfs")),
         &secure::fd_path(&target),
@@ -103,6 +104,7 @@ fn one(
     flags: MsFlags,
 ) -> Result<()> {
     let target = root.resolve(dest, Create::Dir)?;
+    super::mounts::check_resolved_target(&target, dest)?;
     let at = secure::fd_path(&target);
     if cfg.cgroup_ns {
         let (fstype, data) = match version {
