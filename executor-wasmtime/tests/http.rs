@@ -32,7 +32,12 @@ fn http_hello() -> WasmModule {
         target_lib.display()
     );
 
-    let guest = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests/http-hello");
+    // Read at run time: a target dir shared between clones keeps test
+    // binaries whose compile-time paths point at another checkout.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let guest = manifest_dir.join("tests/guests/http-hello");
     let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("http-hello");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)

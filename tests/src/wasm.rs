@@ -11,13 +11,21 @@ use crate::bundle::Bundle;
 pub fn examples_dir() -> PathBuf {
     let dir = std::env::var_os("HAKO_EXAMPLES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/out"));
+        .unwrap_or_else(|| manifest_dir().join("../examples/out"));
     assert!(
         dir.join("hello.wasm").is_file(),
         "example guests missing in {}: run examples/build.sh (or set HAKO_EXAMPLES)",
         dir.display()
     );
     dir
+}
+
+/// This crate's directory, read at run time (cargo test sets it) because a
+/// target dir shared between clones keeps binaries built in another one.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 /// The path of one example guest.
