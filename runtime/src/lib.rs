@@ -26,6 +26,7 @@ pub mod spec;
 pub mod state;
 pub mod syscall;
 pub mod sysctl;
+pub mod tuning;
 pub mod version;
 
 pub use error::{Error, Result};

@@ -49,21 +49,59 @@ impl Bundle {
 
 /// Parses a spec, naming the JSON path of the first bad field.
 pub fn parse(raw: &[u8]) -> std::result::Result<Spec, String> {
-    let de = &mut serde_json::Deserializer::from_slice(raw);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut value: serde_json::Value =
+        serde_json::from_slice(raw).map_err(|e| format!("invalid json: {e}"))?;
+    if let Some(process) = value.get_mut("process") {
+        normalize_process(process);
+    }
+    from_value(value)
+}
+
+/// Parses an exec `--process` file (a spec's `process` object).
+pub fn parse_process(raw: &[u8]) -> std::result::Result<oci_spec::runtime::Process, String> {
+    let mut value: serde_json::Value =
+        serde_json::from_slice(raw).map_err(|e| format!("invalid json: {e}"))?;
+    normalize_process(&mut value);
+    from_value(value)
+}
+
+fn from_value<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> std::result::Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        let what = inner.to_string();
-        let syntax = matches!(
-            inner.classify(),
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof
-        );
-        if syntax || path == "." || path == "?" || path.is_empty() {
-            format!("invalid json: {what}")
+        let what = e.into_inner().to_string();
+        if path == "." || path == "?" || path.is_empty() {
+            format!("invalid config: {what}")
         } else {
             format!("{path}: {what}")
         }
     })
+}
+
+/// Rewrites what the runtime spec allows but oci-spec 0.10 cannot read:
+/// the spec's names of two scheduler flags, and an empty
+/// `execCPUAffinity` list (which means "not set").
+fn normalize_process(process: &mut serde_json::Value) {
+    if let Some(flags) = process
+        .pointer_mut("/scheduler/flags")
+        .and_then(|f| f.as_array_mut())
+    {
+        for flag in flags {
+            let renamed = match flag.as_str() {
+                Some("SCHED_FLAG_RESET_ON_FORK") => "SCHED_RESET_ON_FORK",
+                Some("SCHED_FLAG_DL_OVERRUN") => "SCHED_FLAG_D_L_OVERRUN",
+                _ => continue,
+            };
+            *flag = serde_json::Value::String(renamed.into());
+        }
+    }
+    if let Some(affinity) = process
+        .get_mut("execCPUAffinity")
+        .and_then(|a| a.as_object_mut())
+    {
+        affinity.retain(|_, v| v.as_str() != Some(""));
+    }
 }
 
 /// The spec's annotations, sorted.
@@ -208,6 +246,17 @@ pub fn validate(spec: &Spec) -> std::result::Result<(), String> {
                 ));
             }
         }
+    }
+    crate::tuning::Tuning::plan(process, linux)?;
+    if let Some(a) = process.exec_cpu_affinity() {
+        crate::tuning::cpu_affinity::plan(a)?;
+    }
+    if linux
+        .and_then(|l| l.personality().as_ref())
+        .and_then(|p| p.flags().as_ref())
+        .is_some_and(|f| !f.is_empty())
+    {
+        tracing::warn!("linux.personality.flags are not supported and are ignored");
     }
     if let Some(prop) = linux.and_then(|l| l.rootfs_propagation().as_deref()) {
         crate::rootfs::options::propagation(prop)

@@ -37,6 +37,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
         }
     }
     let process = process_for(args, &spec)?;
+    check_tuning(&process, &spec)?;
     crate::engines::preload(&crate::spec::annotations(&spec), &ctx.options)?;
     let terminal = process.terminal().unwrap_or(false);
     if terminal && args.console_socket.is_none() && args.detach {
@@ -96,10 +97,8 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
 pub fn process_for(args: &ExecArgs, spec: &oci_spec::runtime::Spec) -> Result<Process> {
     if let Some(path) = &args.process {
         let raw = std::fs::read(path).ctx(|| format!("reading {}", path.display()))?;
-        let de = &mut serde_json::Deserializer::from_slice(&raw);
-        let p: Process = serde_path_to_error::deserialize(de).map_err(|e| {
-            Error::invalid(format!("{}: {}: {}", path.display(), e.path(), e.inner()))
-        })?;
+        let p: Process = crate::spec::parse_process(&raw)
+            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
         if p.args().as_deref().unwrap_or_default().is_empty() {
             return Err(Error::invalid(format!(
                 "{}: args must not be empty",
@@ -167,6 +166,16 @@ pub fn process_for(args: &ExecArgs, spec: &oci_spec::runtime::Spec) -> Result<Pr
         p.set_selinux_label(Some(label.clone()));
     }
     Ok(p)
+}
+
+/// Refuses scheduling settings the process could not get, before anything
+/// is forked.
+fn check_tuning(process: &Process, spec: &oci_spec::runtime::Spec) -> Result<()> {
+    crate::tuning::Tuning::plan(process, spec.linux().as_ref()).map_err(Error::invalid)?;
+    if let Some(a) = process.exec_cpu_affinity() {
+        crate::tuning::cpu_affinity::plan(a).map_err(Error::invalid)?;
+    }
+    Ok(())
 }
 
 /// `uid[:gid]`, numeric.

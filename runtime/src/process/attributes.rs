@@ -1,12 +1,13 @@
 //! Applying `process` to the calling process, in the order the kernel
-//! needs: oom score and rlimits while still privileged, then
+//! needs: oom score, rlimits and scheduling (`tuning`) while still
+//! privileged, then
 //! no_new_privs, seccomp (when it must precede the capability drop), the
 //! bounding set, the user, the capability sets, the LSM labels, and the
 //! working directory. Container init and `hako exec` share it.
 
 use std::os::fd::AsRawFd;
 
-use oci_spec::runtime::{LinuxSeccomp, Process};
+use oci_spec::runtime::{Linux, Process};
 
 use super::channel::{Channel, Message};
 use crate::error::{Context, Error, Result};
@@ -59,11 +60,7 @@ pub fn load_seccomp(
 
 /// Applies the process's attributes; returns the seccomp filter if it is
 /// to be loaded later.
-pub fn apply(
-    process: &Process,
-    seccomp_profile: Option<&LinuxSeccomp>,
-    channel: &Channel,
-) -> Result<Seccomp> {
+pub fn apply(process: &Process, linux: Option<&Linux>, channel: &Channel) -> Result<Seccomp> {
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
             let why = if e.raw_os_error() == Some(libc::EACCES) {
@@ -80,6 +77,9 @@ pub fn apply(
     rlimits::apply(&rlimits::plan(
         process.rlimits().as_deref().unwrap_or_default(),
     )?)?;
+    crate::tuning::Tuning::plan(process, linux)
+        .map_err(Error::invalid)?
+        .apply()?;
 
     let caps = process
         .capabilities()
@@ -90,7 +90,7 @@ pub fn apply(
     if nnp {
         nix::sys::prctl::set_no_new_privs().ctx(|| "setting no_new_privs".into())?;
     }
-    let mut seccomp: Seccomp = match seccomp_profile {
+    let mut seccomp: Seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
         Some(profile) => {
             let notify = crate::seccomp::uses_notify(profile);
             Some((

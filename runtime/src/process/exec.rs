@@ -1,7 +1,8 @@
 //! `hako exec`: a new process in a running container.
 //!
 //! ```text
-//! hako exec ──fork──▶ intermediate: close hako's fds, join the cgroup,
+//! hako exec ──fork──▶ intermediate: close hako's fds, initial CPU
+//!                      affinity, join the cgroup, final affinity,
 //!                      setns into every namespace of container init that
 //!                      differs from hako's, fork ──▶ exec process
 //!     ◀── InitPid(n) ─┘ exits                        set attributes, prepare
@@ -143,7 +144,17 @@ fn intermediate(
     keep.extend(namespaces.iter().map(|(_, fd)| fd.as_raw_fd()));
     keep.extend(crate::logging::file_fd());
     super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
+    let affinity = cfg
+        .process
+        .exec_cpu_affinity()
+        .as_ref()
+        .map(crate::tuning::cpu_affinity::plan)
+        .transpose()
+        .map_err(Error::invalid)?
+        .unwrap_or_default();
+    affinity.apply_initial()?;
     cfg.cgroups.join(std::process::id() as i32)?;
+    affinity.apply_final()?;
     for (typ, fd) in &namespaces {
         setns(fd, flag(*typ)).ctx(|| format!("joining the container's {typ} namespace"))?;
     }
@@ -175,8 +186,7 @@ fn exec_process(cfg: &ExecConfig, channel: &Channel) -> Result<()> {
             .map(|b| (b.height() as u16, b.width() as u16));
         super::console::setup(&crate::syscall::LinuxSyscall, socket, size, false)?;
     }
-    let profile = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-    let mut seccomp = attributes::apply(process, profile, channel)?;
+    let mut seccomp = attributes::apply(process, cfg.spec.linux().as_ref(), channel)?;
     let mut keep = vec![channel.raw_fd()];
     keep.extend(cfg.console_socket.as_ref().map(|s| s.as_raw_fd()));
     keep.extend(crate::logging::file_fd());

@@ -147,11 +147,7 @@ fn setup(
     if let Some(domain) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
         set_domainname(domain)?;
     }
-    let mut seccomp = super::attributes::apply(
-        process,
-        spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
-        channel,
-    )?;
+    let mut seccomp = super::attributes::apply(process, spec.linux().as_ref(), channel)?;
 
     // Close anything set-up left open before the engine opens its own.
     let mut keep = hako_fds.to_vec();
