@@ -122,9 +122,19 @@ pub fn run(stage: Stage, spec: &Spec, state: &HookState) -> Result<()> {
         return Ok(());
     }
     let json = state.json();
+    // Hooks run in the container see the process's environment unless
+    // they name their own (runc's init has it set by then).
+    let inherited: &[String] = match stage {
+        Stage::CreateContainer | Stage::StartContainer => spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.env().as_deref())
+            .unwrap_or_default(),
+        _ => &[],
+    };
     for (i, hook) in hooks.iter().enumerate() {
         tracing::debug!(stage = stage.name(), path = %hook.path().display(), "running hook");
-        run_one(hook, &json).map_err(|e| {
+        run_one(hook, &json, inherited).map_err(|e| {
             Error::invalid(format!(
                 "{} hook {i} ({}): {e}",
                 stage.name(),
@@ -142,14 +152,14 @@ pub fn run_warn(stage: Stage, spec: &Spec, state: &HookState) {
     }
 }
 
-fn run_one(hook: &Hook, state: &str) -> std::result::Result<(), String> {
+fn run_one(hook: &Hook, state: &str, inherited: &[String]) -> std::result::Result<(), String> {
     let args = hook.args().clone().unwrap_or_default();
     let mut cmd = Command::new(hook.path());
     if let Some(argv0) = args.first() {
         cmd.arg0(argv0);
     }
     cmd.args(args.iter().skip(1)).env_clear();
-    for kv in hook.env().as_deref().unwrap_or_default() {
+    for kv in hook.env().as_deref().unwrap_or(inherited) {
         match kv.split_once('=') {
             Some((k, v)) => cmd.env(k, v),
             None => cmd.env(kv, ""),

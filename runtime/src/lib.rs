@@ -17,6 +17,7 @@ pub mod logging;
 pub mod lsm;
 pub mod mountinfo;
 pub mod namespaces;
+pub mod net;
 pub mod process;
 pub mod rootfs;
 pub mod seccomp;

@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         _ => None,
     };
     if let Some(count) = preserve {
-        if let Err(e) = hako::process::fds::check_preserved(count) {
+        if let Err(e) = hako::process::fds::reserve_preserved(count) {
             fail(&e.to_string());
             // exec's runtime failures are 255 (runc), as below.
             return ExitCode::from(if matches!(cli.command, Some(Command::Exec(_))) {
@@ -78,11 +78,12 @@ fn main() -> ExitCode {
 }
 
 /// Reports an error once: to the log file when there is one (containerd
-/// reads its last error line), and as one line on stderr.
+/// reads its last error line), and as one line on stderr, marked as an
+/// error the way runc's is (tools look for the word).
 fn fail(msg: &str) -> ExitCode {
     if logging::to_file() {
         tracing::error!("{msg}");
     }
-    eprintln!("hako: {msg}");
+    eprintln!("hako: error: {msg}");
     ExitCode::FAILURE
 }

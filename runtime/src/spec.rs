@@ -155,6 +155,7 @@ pub fn namespaces(spec: &Spec) -> Vec<oci_spec::runtime::LinuxNamespace> {
 /// Checks what serde cannot: required fields, relations between fields.
 /// Each message names the field at fault.
 pub fn validate(spec: &Spec) -> std::result::Result<(), String> {
+    check_version(spec.version())?;
     let root = spec.root().as_ref().ok_or("root must be set")?;
     if root.path().as_os_str().is_empty() {
         return Err("root.path must not be empty".into());
@@ -248,6 +249,8 @@ pub fn validate(spec: &Spec) -> std::result::Result<(), String> {
         }
     }
     crate::tuning::Tuning::plan(process, linux)?;
+    crate::net::devices::plan(spec)?;
+    crate::rootfs::idmapped::plan(spec, Path::new("/"))?;
     if let Some(a) = process.exec_cpu_affinity() {
         crate::tuning::cpu_affinity::plan(a)?;
     }
@@ -272,6 +275,23 @@ pub fn validate(spec: &Spec) -> std::result::Result<(), String> {
         if m.destination().as_os_str().is_empty() {
             return Err(format!("mounts[{i}].destination must not be empty"));
         }
+    }
+    Ok(())
+}
+
+/// `ociVersion` must be a 1.x.y semantic version (with an optional
+/// pre-release or build suffix).
+fn check_version(version: &str) -> std::result::Result<(), String> {
+    let core = version.split(['-', '+']).next().unwrap_or_default();
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric = parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if !numeric || parts[0] != "1" {
+        return Err(format!(
+            "ociVersion {version:?} is not a 1.x.y version of the runtime spec"
+        ));
     }
     Ok(())
 }
@@ -330,6 +350,40 @@ mod tests {
     #[test]
     fn base_spec_is_valid() {
         check(base()).unwrap();
+    }
+
+    #[test]
+    fn versions() {
+        for good in ["1.0.0", "1.2.1", "1.3.0-rc.1", "1.0.2-dev", "1.1.0+build"] {
+            check_version(good).unwrap();
+        }
+        for bad in ["invalid", "", "2.0.0", "1.0", "1.x.0", "v1.0.0"] {
+            let e = check_version(bad).unwrap_err();
+            assert!(e.contains("ociVersion"), "{e}");
+        }
+    }
+
+    #[test]
+    fn spec_names_of_scheduler_flags_and_empty_affinity_parse() {
+        let mut v = base();
+        v["process"]["scheduler"] = json!({"policy": "SCHED_OTHER",
+            "flags": ["SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_RECLAIM"]});
+        v["process"]["execCPUAffinity"] = json!({"initial": "0", "final": ""});
+        let spec = parse(v.to_string().as_bytes()).unwrap();
+        let p = spec.process().as_ref().unwrap();
+        assert_eq!(
+            p.scheduler()
+                .as_ref()
+                .unwrap()
+                .flags()
+                .as_ref()
+                .unwrap()
+                .len(),
+            3
+        );
+        let a = p.exec_cpu_affinity().as_ref().unwrap();
+        assert_eq!(a.initial().as_deref(), Some("0"));
+        assert_eq!(a.cpu_affinity_final(), &None);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! calls instead of making them. File creation inside a rootfs is not
 //! behind the seam: tests run it for real in a temporary directory.
 
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags};
@@ -26,12 +27,16 @@ pub trait Syscall {
     fn umount2(&self, target: &Path, flags: MntFlags) -> nix::Result<()>;
     /// mount_setattr(2) with AT_RECURSIVE when `recursive`.
     fn mount_setattr(&self, target: &Path, recursive: bool, set: u64, clr: u64) -> nix::Result<()>;
+    /// move_mount(2) of the detached mount `from` onto `target`.
+    fn move_mount(&self, from: BorrowedFd<'_>, target: &Path) -> nix::Result<()>;
     /// pivot_root(2).
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()>;
     /// chroot(2).
     fn chroot(&self, path: &Path) -> nix::Result<()>;
     /// chdir(2).
     fn chdir(&self, path: &Path) -> nix::Result<()>;
+    /// fchdir(2).
+    fn fchdir(&self, dir: BorrowedFd<'_>) -> nix::Result<()>;
     /// mknod(2) at a path.
     fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> nix::Result<()>;
 }
@@ -88,6 +93,27 @@ impl Syscall for LinuxSyscall {
         nix::errno::Errno::result(rc).map(drop)
     }
 
+    fn move_mount(&self, from: BorrowedFd<'_>, target: &Path) -> nix::Result<()> {
+        let path = std::ffi::CString::new(target.as_os_str().as_encoded_bytes())
+            .map_err(|_| nix::errno::Errno::EINVAL)?;
+        const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+        // The target is a /proc/self/fd magic link: follow it.
+        const MOVE_MOUNT_T_SYMLINKS: libc::c_uint = 0x10;
+        // SAFETY: `from` is an open mount descriptor and both paths are
+        // valid C strings for the duration of the call.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_move_mount,
+                from.as_raw_fd(),
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS,
+            )
+        };
+        nix::errno::Errno::result(rc).map(drop)
+    }
+
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()> {
         nix::unistd::pivot_root(new_root, put_old)
     }
@@ -98,6 +124,10 @@ impl Syscall for LinuxSyscall {
 
     fn chdir(&self, path: &Path) -> nix::Result<()> {
         nix::unistd::chdir(path)
+    }
+
+    fn fchdir(&self, dir: BorrowedFd<'_>) -> nix::Result<()> {
+        nix::unistd::fchdir(dir)
     }
 
     fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> nix::Result<()> {
@@ -126,6 +156,8 @@ pub enum Call {
         set: u64,
         clr: u64,
     },
+    /// move_mount(2) of a detached mount.
+    MoveMount { target: PathBuf },
     /// pivot_root(2).
     PivotRoot { new_root: PathBuf },
     /// chroot(2).
@@ -221,6 +253,13 @@ impl Syscall for RecordingSyscall {
         Ok(())
     }
 
+    fn move_mount(&self, _: BorrowedFd<'_>, target: &Path) -> nix::Result<()> {
+        self.record(Call::MoveMount {
+            target: resolved(target),
+        });
+        Ok(())
+    }
+
     fn pivot_root(&self, new_root: &Path, _: &Path) -> nix::Result<()> {
         self.record(Call::PivotRoot {
             new_root: resolved(new_root),
@@ -238,6 +277,13 @@ impl Syscall for RecordingSyscall {
     fn chdir(&self, path: &Path) -> nix::Result<()> {
         self.record(Call::Chdir {
             path: resolved(path),
+        });
+        Ok(())
+    }
+
+    fn fchdir(&self, dir: BorrowedFd<'_>) -> nix::Result<()> {
+        self.record(Call::Chdir {
+            path: resolved(&PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()))),
         });
         Ok(())
     }

@@ -36,7 +36,12 @@ impl Out {
             "error {:?} does not mention {needle:?}",
             lines[0]
         );
-        let msg = lines[0].trim_start_matches("hako: ");
+        assert!(
+            lines[0].starts_with("hako: error: "),
+            "error line lacks its prefix: {:?}",
+            lines[0]
+        );
+        let msg = lines[0].trim_start_matches("hako: error: ");
         assert!(!msg.ends_with('.'), "error ends with a period: {msg:?}");
         assert!(
             msg.chars().next().is_some_and(|c| !c.is_uppercase()),

@@ -31,6 +31,19 @@ fn missing_or_malformed_config() {
 }
 
 #[test]
+fn invalid_oci_version() {
+    let h = Hako::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|s| s["ociVersion"] = json!("invalid"));
+    create_fails(
+        &h,
+        &b,
+        &unique_id("badver"),
+        "ociVersion \"invalid\" is not a 1.x.y version",
+    );
+}
+
+#[test]
 fn missing_rootfs() {
     let h = Hako::new();
     let mut b = Bundle::sh("true");

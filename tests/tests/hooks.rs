@@ -114,3 +114,19 @@ fn hook_timeouts_are_enforced() {
     );
     h.assert_gone(&id, &b, None);
 }
+
+#[test]
+fn start_container_hooks_inherit_the_process_env_unless_they_set_their_own() {
+    let out = hako_tests::run_sh("cat /tmp/inherited /tmp/own", |s| {
+        s["process"]["env"] = json!(["PATH=/bin", "ONE=two"]);
+        s["hooks"] = json!({
+            "startContainer": [
+                {"path": "/bin/sh", "args": ["sh", "-c", "echo \"ONE=$ONE\" > /tmp/inherited"]},
+                {"path": "/bin/sh", "args": ["sh", "-c", "echo \"ONE=$ONE OWN=$OWN\" > /tmp/own"],
+                 "env": ["OWN=yes"]}
+            ]
+        });
+    })
+    .ok();
+    assert_eq!(out.stdout, "ONE=two\nONE= OWN=yes\n");
+}

@@ -61,6 +61,13 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
         extra_env.push("LISTEN_PID=1".to_string());
     }
 
+    // Descriptors only: nothing to clean up if a later step fails.
+    let idmapped_mounts = crate::rootfs::idmapped::plan(&bundle.spec, &bundle.dir)
+        .map_err(Error::invalid)?
+        .iter()
+        .map(|p| Ok((p.index, crate::rootfs::idmapped::prepare(p)?)))
+        .collect::<Result<Vec<_>>>()?;
+
     // From here on something exists; the guard removes it on failure.
     let dir = ctx.store.claim(&args.id)?;
     let mut guard = Guard {
@@ -114,6 +121,7 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
         options: ctx.options.clone(),
         seccomp_listener,
         module_cache: ctx.module_cache.clone(),
+        idmapped_mounts,
     };
     let launched = launcher::launch(&cfg);
     // hako's copy of the fifo must go: `start` detects a dead init by the

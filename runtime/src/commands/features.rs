@@ -29,12 +29,12 @@ pub fn document() -> Value {
             "apparmor": {"enabled": crate::lsm::apparmor_enabled()},
             "selinux": {"enabled": crate::lsm::selinux_enabled()},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}},
+            "mountExtensions": {"idmap": {"enabled": true}},
             "memoryPolicy": {
                 "modes": crate::tuning::memory_policy::MODES,
                 "flags": crate::tuning::memory_policy::FLAGS
             },
-            "netDevices": {"enabled": false}
+            "netDevices": {"enabled": true}
         },
         "annotations": {
             "io.hako.version": env!("CARGO_PKG_VERSION"),

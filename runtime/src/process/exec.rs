@@ -206,6 +206,7 @@ fn exec_process(cfg: &ExecConfig, channel: &Channel) -> Result<()> {
     }
     channel.send(&Message::Ready)?;
     crate::logging::detach();
+    super::fds::close_placeholders();
     // SAFETY: hako's own descriptors; their owners never drop (_exit below).
     unsafe {
         libc::close(channel.raw_fd());

@@ -124,6 +124,7 @@ fn setup(
         cgroups: &cfg.cgroups,
         cgroup_ns: plan.has(LinuxNamespaceType::Cgroup),
         user_ns: plan.has(LinuxNamespaceType::User),
+        idmapped: &cfg.idmapped_mounts,
     };
     let prepared_fs = rootfs::prepare(&sys, &rootfs_cfg)?;
     run_create_hooks(cfg, channel)?;
@@ -140,6 +141,7 @@ fn setup(
         console::setup(&sys, socket, size, true)?;
     }
     rootfs::finalize(&sys, spec, Path::new("/"), &prepared_fs)?;
+    rootfs::apply_root_propagation(&sys, spec)?;
 
     if let Some(hostname) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(hostname).ctx(|| format!("setting hostname {hostname:?}"))?;
@@ -226,6 +228,7 @@ fn start(
     // execs. Their owners are never dropped (init ends with _exit), so
     // closing the raw descriptors here cannot double-close.
     crate::logging::detach();
+    super::fds::close_placeholders();
     hako_executors::cache::close();
     for fd in hako_fds {
         // SAFETY: see above; these descriptors belong to hako, not the workload.

@@ -37,6 +37,7 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
     keep.extend(cfg.seccomp_listener.as_ref().map(|s| s.as_raw_fd()));
     keep.extend(crate::logging::file_fd());
     keep.extend(cfg.gate.iter().flat_map(|g| g.raw_fds()));
+    keep.extend(cfg.idmapped_mounts.iter().map(|(_, fd)| fd.as_raw_fd()));
     fds::close_from(3 + cfg.preserved_fds, &keep)?;
 
     // Join the cgroup first: a new cgroup namespace is rooted at the

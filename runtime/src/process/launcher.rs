@@ -55,6 +55,8 @@ pub struct InitConfig {
     pub seccomp_listener: Option<OwnedFd>,
     /// The compiled-module cache directory, if caching is on.
     pub module_cache: Option<std::path::PathBuf>,
+    /// Id-mapped mounts prepared on the host, by index in `mounts`.
+    pub idmapped_mounts: Vec<(usize, OwnedFd)>,
 }
 
 /// Runs `body` in a forked child and turns its outcome into an exit code,
@@ -181,6 +183,11 @@ impl Session {
                 Some(Message::InitPid(pid)) => {
                     self.init = Some(Pid::from_raw(pid));
                     self.reap_intermediate()?;
+                    // Before any hook or `create` returns: init's network
+                    // namespace exists now, and only hako is on the host.
+                    let moves =
+                        crate::net::devices::plan(&cfg.bundle.spec).map_err(Error::invalid)?;
+                    crate::net::devices::move_into(&moves, pid)?;
                     if std::mem::take(&mut self.hooks_pending) {
                         self.run_hooks(cfg, channel)?;
                     }

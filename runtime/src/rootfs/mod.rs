@@ -10,6 +10,7 @@
 pub mod cgroup_mount;
 pub mod copyup;
 pub mod devices;
+pub mod idmapped;
 pub mod mounts;
 pub mod options;
 pub mod paths;
@@ -41,6 +42,8 @@ pub struct RootfsConfig<'a> {
     pub cgroup_ns: bool,
     /// Whether the container has its own user namespace (no mknod).
     pub user_ns: bool,
+    /// Id-mapped mounts hako prepared, by index in `mounts`.
+    pub idmapped: &'a [(usize, std::os::fd::OwnedFd)],
 }
 
 /// What [`prepare`] leaves for [`finalize`].
@@ -50,13 +53,21 @@ pub struct Prepared {
     pub readonly_later: Vec<PathBuf>,
 }
 
-/// The propagation of `/` in the container: `linux.rootfsPropagation`, or
-/// rslave so that host mounts still appear but none leak out.
-pub fn root_propagation(spec: &Spec) -> MsFlags {
+/// `linux.rootfsPropagation`, parsed.
+fn spec_propagation(spec: &Spec) -> Option<MsFlags> {
     spec.linux()
         .as_ref()
         .and_then(|l| l.rootfs_propagation().as_deref())
         .and_then(options::propagation)
+}
+
+/// The propagation of `/` while the rootfs is prepared:
+/// `linux.rootfsPropagation`, or rslave so that host mounts still appear
+/// but none leak out. An unbindable `/` could not be bound onto itself,
+/// so that choice waits until after the pivot (see [`enter`]).
+pub fn root_propagation(spec: &Spec) -> MsFlags {
+    spec_propagation(spec)
+        .filter(|p| !p.contains(MsFlags::MS_UNBINDABLE))
         .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC)
 }
 
@@ -85,7 +96,12 @@ pub fn prepare(sys: &dyn Syscall, cfg: &RootfsConfig<'_>) -> Result<Prepared> {
         .iter()
         .enumerate()
     {
-        let later = mounts::mount_one(sys, &root, cfg, m).map_err(|e| {
+        let detached = cfg
+            .idmapped
+            .iter()
+            .find(|(index, _)| *index == i)
+            .map(|(_, fd)| std::os::fd::AsFd::as_fd(fd));
+        let later = mounts::mount_one(sys, &root, cfg, m, detached).map_err(|e| {
             Error::invalid(format!("mounts[{i}] ({}): {e}", m.destination().display()))
         })?;
         prepared.readonly_later.extend(later);
@@ -128,6 +144,19 @@ pub fn enter(sys: &dyn Syscall, rootfs: &Path, no_pivot: bool) -> Result<()> {
         pivot::chroot(sys, rootfs)
     } else {
         pivot::pivot_root(sys, rootfs)
+    }
+}
+
+/// The rootfs was bound under a private parent, so the new `/` is private:
+/// once everything is mounted (read-only paths are binds, which an
+/// unbindable tree would refuse), give it the propagation the spec asks
+/// for, as runc does.
+pub fn apply_root_propagation(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
+    match spec_propagation(spec) {
+        Some(propagation) => sys
+            .mount(None, Path::new("/"), None, propagation, None)
+            .ctx(|| "setting linux.rootfsPropagation on /".into()),
+        None => Ok(()),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Applying one `mounts[]` entry of the spec inside the rootfs.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
@@ -134,6 +134,7 @@ pub fn mount_one(
     root: &SafeRoot,
     cfg: &RootfsConfig<'_>,
     m: &Mount,
+    detached: Option<BorrowedFd<'_>>,
 ) -> Result<Option<PathBuf>> {
     let dest = clean_destination(m.destination());
     let fstype = m.typ().as_deref().unwrap_or("");
@@ -152,7 +153,7 @@ pub fn mount_one(
         ro_later = Some(dest.clone());
     }
     if opts.is_bind() || fstype == "bind" {
-        bind(sys, root, cfg, m, &dest, &opts)?;
+        bind(sys, root, cfg, m, &dest, &opts, detached)?;
     } else {
         let target = root.resolve(&dest, Create::Dir)?;
         check_resolved_target(&target, &dest)?;
@@ -219,6 +220,7 @@ fn bind(
     m: &Mount,
     dest: &Path,
     opts: &MountOptions,
+    detached: Option<BorrowedFd<'_>>,
 ) -> Result<()> {
     let source = m
         .source()
@@ -241,14 +243,18 @@ fn bind(
     )?;
     check_resolved_target(&target, dest)?;
     let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
-    sys.mount(Some(&source), &secure::fd_path(&target), None, flags, None)
-        .ctx(|| {
-            format!(
-                "binding {} to {}",
-                source.display(),
-                root.display(dest).display()
-            )
-        })?;
+    match detached {
+        // An id-mapped clone of the source, prepared by hako on the host.
+        Some(fd) => sys.move_mount(fd, &secure::fd_path(&target)),
+        None => sys.mount(Some(&source), &secure::fd_path(&target), None, flags, None),
+    }
+    .ctx(|| {
+        format!(
+            "binding {} to {}",
+            source.display(),
+            root.display(dest).display()
+        )
+    })?;
     remount(sys, root, dest, remount_flags(opts))
 }
 

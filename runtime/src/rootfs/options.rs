@@ -45,6 +45,9 @@ pub struct MountOptions {
     pub data: Vec<String>,
     /// `tmpcopyup`: fill a new tmpfs with what the directory held.
     pub copy_up: bool,
+    /// `idmap` (false) or `ridmap` (true): an id-mapped bind mount,
+    /// recursive or not.
+    pub idmap: Option<bool>,
 }
 
 impl Default for MountOptions {
@@ -56,6 +59,7 @@ impl Default for MountOptions {
             attr_set: 0,
             attr_clr: 0,
             data: Vec::new(),
+            idmap: None,
             copy_up: false,
         }
     }
@@ -150,6 +154,8 @@ pub const KNOWN: &[&str] = &[
     "rnosymfollow",
     "rsymfollow",
     "tmpcopyup",
+    "idmap",
+    "ridmap",
 ];
 
 /// Parses a mount's options. Unknown options are filesystem data.
@@ -190,11 +196,8 @@ pub fn parse(options: &[String]) -> Result<MountOptions, String> {
         match opt {
             "defaults" => {}
             "tmpcopyup" => o.copy_up = true,
-            "idmap" | "ridmap" => {
-                return Err(format!(
-                    "mount option {opt:?} (id-mapped mounts) is not supported"
-                ))
-            }
+            "idmap" => o.idmap = Some(o.idmap.unwrap_or(false)),
+            "ridmap" => o.idmap = Some(true),
             "" => {}
             data => o.data.push(data.to_string()),
         }
@@ -338,7 +341,9 @@ mod tests {
     #[test]
     fn extensions_and_refusals() {
         assert!(p(&["tmpcopyup", "defaults"]).copy_up);
-        assert!(parse(&["idmap".to_string()]).unwrap_err().contains("idmap"));
+        assert_eq!(p(&["rbind", "idmap"]).idmap, Some(false));
+        assert_eq!(p(&["ridmap", "idmap"]).idmap, Some(true));
+        assert_eq!(p(&["bind"]).idmap, None);
         assert_eq!(
             propagation("rslave"),
             Some(MsFlags::MS_SLAVE | MsFlags::MS_REC)

@@ -1,5 +1,6 @@
 //! Switching the process's root to the rootfs.
 
+use std::os::fd::AsFd;
 use std::path::Path;
 
 use nix::mount::{MntFlags, MsFlags};
@@ -8,13 +9,19 @@ use crate::error::{Context, Result};
 use crate::syscall::Syscall;
 
 /// pivot_root(2) into `rootfs` without a put_old directory: the old root is
-/// stacked under the new one, made a slave so unmounting it cannot
+/// stacked on the new one, made a slave so unmounting it cannot
 /// propagate to the host, and lazily unmounted.
 pub fn pivot_root(sys: &dyn Syscall, rootfs: &Path) -> Result<()> {
+    // "." after the pivot is still the new root underneath the old one:
+    // step into the old root itself, or the slave change would hit the
+    // container's own mounts (and undo a shared rootfsPropagation).
+    let old_root = std::fs::File::open("/").ctx(|| "opening the old root".into())?;
     sys.chdir(rootfs)
         .ctx(|| format!("chdir to rootfs {}", rootfs.display()))?;
     sys.pivot_root(Path::new("."), Path::new("."))
         .ctx(|| format!("pivot_root to {}", rootfs.display()))?;
+    sys.fchdir(old_root.as_fd())
+        .ctx(|| "entering the old root".into())?;
     sys.mount(
         None,
         Path::new("."),

@@ -75,6 +75,7 @@ fn cfg<'a>(f: &'a Fixture, spec: &'a Spec, cgroup_ns: bool, user_ns: bool) -> Ro
         cgroups: &f.cgroups,
         cgroup_ns,
         user_ns,
+        idmapped: &[],
     }
 }
 
@@ -362,8 +363,33 @@ fn pivot_sequence() {
             new_root: ".".into()
         }
     );
-    assert!(matches!(sys.calls()[3], Call::Umount { .. }));
+    assert_eq!(sys.calls()[2], Call::Chdir { path: "/".into() });
+    assert!(matches!(sys.calls()[3], Call::Mount { .. }));
+    assert!(matches!(sys.calls()[4], Call::Umount { .. }));
     let sys = RecordingSyscall::default();
     enter(&sys, Path::new("/r"), true).unwrap();
     assert!(sys.calls().contains(&Call::Chroot { path: ".".into() }));
+}
+
+#[test]
+fn root_propagation_is_set_again_after_the_pivot() {
+    let shared = spec(serde_json::json!({"linux": {"rootfsPropagation": "rshared"}}));
+    let sys = RecordingSyscall::default();
+    apply_root_propagation(&sys, &shared).unwrap();
+    let last = mounts(&sys.calls()).pop().unwrap();
+    assert_eq!(last.1, PathBuf::from("/"));
+    assert_eq!(last.3, MsFlags::MS_SHARED | MsFlags::MS_REC);
+    let sys = RecordingSyscall::default();
+    apply_root_propagation(&sys, &spec(serde_json::json!({}))).unwrap();
+    assert!(sys.calls().is_empty(), "without the field / stays as it is");
+    // Unbindable cannot be the propagation the rootfs is bound under.
+    let unbindable = spec(serde_json::json!({"linux": {"rootfsPropagation": "runbindable"}}));
+    assert_eq!(
+        root_propagation(&unbindable),
+        MsFlags::MS_SLAVE | MsFlags::MS_REC
+    );
+    assert_eq!(
+        root_propagation(&shared),
+        MsFlags::MS_SHARED | MsFlags::MS_REC
+    );
 }
