@@ -248,6 +248,15 @@ pub fn validate(spec: &Spec) -> std::result::Result<(), String> {
             }
         }
     }
+    if !has_namespace(spec, LinuxNamespaceType::Mount) {
+        let restricted = linux.is_some_and(|l| {
+            l.masked_paths().as_ref().is_some_and(|p| !p.is_empty())
+                || l.readonly_paths().as_ref().is_some_and(|p| !p.is_empty())
+        });
+        if restricted {
+            return Err("linux.maskedPaths and linux.readonlyPaths need a mount namespace in linux.namespaces".into());
+        }
+    }
     crate::tuning::Tuning::plan(process, linux)?;
     crate::net::devices::plan(spec)?;
     crate::rootfs::idmapped::plan(spec, Path::new("/"))?;

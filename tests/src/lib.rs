@@ -68,7 +68,9 @@ pub fn recv_fd(sock: &impl std::os::fd::AsRawFd) -> (Vec<u8>, std::os::fd::RawFd
         sock.as_raw_fd(),
         &mut iov,
         Some(&mut space),
-        nix::sys::socket::MsgFlags::empty(),
+        // Tests run in parallel threads: a received descriptor without
+        // close-on-exec would leak into every hako spawned meanwhile.
+        nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
     )
     .unwrap();
     let fd = msg

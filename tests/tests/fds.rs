@@ -114,11 +114,24 @@ fn preserve_fds_may_name_closed_descriptors() {
     // runc's behaviour: descriptors in the range that are not open are
     // simply absent in the container, and hako's own never fill the gap.
     let h = Hako::new();
+    // Like a caller with only stdio open (cargo's jobserver descriptors,
+    // for one, would otherwise be preserved, rightly).
+    let only_stdio = |args: &[&str]| {
+        let mut cmd = h.cmd();
+        cmd.args(args).stdin(std::process::Stdio::null());
+        // SAFETY: close_range in the child before exec touches only its
+        // own descriptor table.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::syscall(libc::SYS_close_range, 3, u32::MAX, 0);
+                Ok(())
+            });
+        }
+        h.exec(cmd)
+    };
     let b = Bundle::sh("ls /proc/self/fd | wc -l");
     let id = unique_id("pfdgap");
-    let out = h
-        .run(&["run", "--preserve-fds", "40", "--bundle", &b.arg(), &id])
-        .ok();
+    let out = only_stdio(&["run", "--preserve-fds", "40", "--bundle", &b.arg(), &id]).ok();
     // 0, 1, 2 and the one ls opened to list /proc/self/fd.
     assert_eq!(out.stdout.trim(), "4", "{out:?}");
     h.assert_gone(&id, &b, None);
@@ -126,17 +139,16 @@ fn preserve_fds_may_name_closed_descriptors() {
     let b = Bundle::busybox(&["sleep", "100"]);
     let id = unique_id("pfdexec");
     h.run(&["run", "-d", "--bundle", &b.arg(), &id]).ok();
-    let out = h
-        .run(&[
-            "exec",
-            "--preserve-fds",
-            "40",
-            &id,
-            "sh",
-            "-c",
-            "ls /proc/self/fd | wc -l",
-        ])
-        .ok();
+    let out = only_stdio(&[
+        "exec",
+        "--preserve-fds",
+        "40",
+        &id,
+        "sh",
+        "-c",
+        "ls /proc/self/fd | wc -l",
+    ])
+    .ok();
     assert_eq!(out.stdout.trim(), "4", "{out:?}");
     h.run(&["delete", "--force", &id]).ok();
     h.assert_gone(&id, &b, None);

@@ -492,3 +492,40 @@ fn rootfs_given_as_absolute_path() {
     assert_eq!(h.run_bundle(&id, &b).ok().stdout, "absolute\n");
     h.assert_gone(&id, &b, None);
 }
+
+#[test]
+fn without_namespaces_the_container_shares_the_hosts_and_leaves_its_mounts_alone() {
+    let ns = ["mnt", "pid", "net", "ipc", "uts", "cgroup"];
+    let mine: Vec<String> = ns.iter().map(|n| hako_tests::ns_of("self", n)).collect();
+    let mounts_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let script = ns
+        .iter()
+        .map(|n| format!("readlink /proc/self/ns/{n};"))
+        .collect::<String>();
+    let out = hako_tests::run_sh(&script, |s| {
+        s["linux"]["namespaces"] = json!([]);
+        s["linux"]["maskedPaths"] = json!([]);
+        s["linux"]["readonlyPaths"] = json!([]);
+        s.as_object_mut().unwrap().remove("hostname");
+    })
+    .ok();
+    let theirs: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(theirs, mine, "every namespace is inherited");
+    // The host's mount table is as it was: no pivot, no propagation change.
+    assert_eq!(
+        std::fs::read_to_string("/proc/self/mountinfo").unwrap(),
+        mounts_before
+    );
+
+    // Masking needs a mount namespace to be masked in.
+    let h = hako_tests::Hako::new();
+    let mut b = hako_tests::Bundle::sh("true");
+    b.edit(|s| {
+        s["linux"]["namespaces"] = json!([]);
+        s.as_object_mut().unwrap().remove("hostname");
+    });
+    let id = hako_tests::unique_id("nomnt");
+    h.run(&["create", "--bundle", &b.arg(), &id])
+        .fails_with("linux.maskedPaths and linux.readonlyPaths need a mount namespace");
+    h.assert_gone(&id, &b, None);
+}

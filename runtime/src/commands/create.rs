@@ -158,12 +158,6 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
 /// Checks everything that can be checked before anything is created.
 fn check(bundle: &Bundle) -> Result<NamespacePlan> {
     let spec = &bundle.spec;
-    if !crate::spec::has_namespace(spec, oci_spec::runtime::LinuxNamespaceType::Mount) {
-        return Err(Error::invalid(format!(
-            "{}: linux.namespaces must include a mount namespace",
-            bundle.dir.join("config.json").display()
-        )));
-    }
     if spec
         .linux()
         .as_ref()

@@ -126,9 +126,20 @@ fn setup(
         user_ns: plan.has(LinuxNamespaceType::User),
         idmapped: &cfg.idmapped_mounts,
     };
-    let prepared_fs = rootfs::prepare(&sys, &rootfs_cfg)?;
+    // Without a mount namespace of its own (none in linux.namespaces, not
+    // even a joined one) the container shares the runtime's filesystem,
+    // as the runtime spec says and runc does: hako must not touch it.
+    let own_mounts = plan.has(LinuxNamespaceType::Mount);
+    let prepared_fs = if own_mounts {
+        Some(rootfs::prepare(&sys, &rootfs_cfg)?)
+    } else {
+        tracing::debug!("no mount namespace: root, mounts and /dev are the host's");
+        None
+    };
     run_create_hooks(cfg, channel)?;
-    rootfs::enter(&sys, &cfg.bundle.rootfs, cfg.no_pivot)?;
+    if own_mounts {
+        rootfs::enter(&sys, &cfg.bundle.rootfs, cfg.no_pivot)?;
+    }
     crate::sysctl::apply(spec)?;
     if process.terminal().unwrap_or(false) {
         let socket = cfg.console_socket.as_ref().ok_or_else(|| {
@@ -138,10 +149,12 @@ fn setup(
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        console::setup(&sys, socket, size, true)?;
+        console::setup(&sys, socket, size, own_mounts)?;
     }
-    rootfs::finalize(&sys, spec, Path::new("/"), &prepared_fs)?;
-    rootfs::apply_root_propagation(&sys, spec)?;
+    if let Some(prepared_fs) = &prepared_fs {
+        rootfs::finalize(&sys, spec, Path::new("/"), prepared_fs)?;
+        rootfs::apply_root_propagation(&sys, spec)?;
+    }
 
     if let Some(hostname) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(hostname).ctx(|| format!("setting hostname {hostname:?}"))?;
