@@ -1,16 +1,13 @@
 //! linux.netDevices: a host device moved into the container, renamed, with
 //! its global addresses, up; bad requests fail `create` cleanly.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hako_tests::{unique_id, Bundle, Hako};
 use serde_json::json;
 
 fn ip(args: &[&str]) -> std::process::Output {
-    Command::new("ip")
-        .args(args)
-        .output()
+    hako_tests::reaper::output(std::process::Command::new("ip").args(args))
         .expect("ip (iproute2) is needed on the host")
 }
 

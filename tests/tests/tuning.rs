@@ -52,10 +52,10 @@ fn scheduler_applies_to_init_and_exec() {
         "init runs SCHED_BATCH at nice 1"
     );
     // The kernel's own view of the flag, seen from the host.
-    let chrt = std::process::Command::new("chrt")
-        .args(["-p", &h.pid(&id).to_string()])
-        .output()
-        .expect("chrt (util-linux) is needed on the host");
+    let chrt = hako_tests::reaper::output(
+        std::process::Command::new("chrt").args(["-p", &h.pid(&id).to_string()]),
+    )
+    .expect("chrt (util-linux) is needed on the host");
     let chrt = String::from_utf8_lossy(&chrt.stdout);
     assert!(chrt.contains("SCHED_BATCH|SCHED_RESET_ON_FORK"), "{chrt}");
     // exec without --process takes the container's process settings.
@@ -87,10 +87,9 @@ fn io_priority_applies_to_init_and_exec() {
         s["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 4});
     });
     let ionice = |pid: &str| {
-        let out = std::process::Command::new("ionice")
-            .args(["-p", pid])
-            .output()
-            .expect("ionice (util-linux) is needed on the host");
+        let out =
+            hako_tests::reaper::output(std::process::Command::new("ionice").args(["-p", pid]))
+                .expect("ionice (util-linux) is needed on the host");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     assert_eq!(ionice(&h.pid(&id).to_string()), "best-effort: prio 4");
