@@ -258,6 +258,7 @@ pub fn validate(spec: &Spec) -> std::result::Result<(), String> {
         }
     }
     crate::tuning::Tuning::plan(process, linux)?;
+    check_deadline_and_hooks(spec, process)?;
     crate::net::devices::plan(spec)?;
     crate::rootfs::idmapped::plan(spec, Path::new("/"))?;
     if let Some(a) = process.exec_cpu_affinity() {
@@ -284,6 +285,33 @@ pub fn validate(spec: &Spec) -> std::result::Result<(), String> {
         if m.destination().as_os_str().is_empty() {
             return Err(format!("mounts[{i}].destination must not be empty"));
         }
+    }
+    Ok(())
+}
+
+/// A SCHED_DEADLINE task cannot fork (unless its children reset the
+/// policy), so startContainer hooks, which init forks after taking the
+/// policy, could never run.
+fn check_deadline_and_hooks(
+    spec: &Spec,
+    process: &oci_spec::runtime::Process,
+) -> std::result::Result<(), String> {
+    use oci_spec::runtime::{LinuxSchedulerFlag, LinuxSchedulerPolicy};
+    let Some(s) = process.scheduler() else {
+        return Ok(());
+    };
+    let resets = s
+        .flags()
+        .as_deref()
+        .unwrap_or_default()
+        .contains(&LinuxSchedulerFlag::SchedResetOnFork);
+    let hooks = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_ref())
+        .is_some_and(|h| !h.is_empty());
+    if *s.policy() == LinuxSchedulerPolicy::SchedDeadline && !resets && hooks {
+        return Err("process.scheduler: a SCHED_DEADLINE process cannot fork, so hooks.startContainer cannot run (add SCHED_FLAG_RESET_ON_FORK)".into());
     }
     Ok(())
 }
@@ -359,6 +387,18 @@ mod tests {
     #[test]
     fn base_spec_is_valid() {
         check(base()).unwrap();
+    }
+
+    #[test]
+    fn deadline_with_start_container_hooks() {
+        let mut v = base();
+        v["process"]["scheduler"] = json!({"policy": "SCHED_DEADLINE",
+            "runtime": 42000, "deadline": 1000000, "period": 1000000});
+        v["hooks"] = json!({"startContainer": [{"path": "/bin/true"}]});
+        let e = check(v.clone()).unwrap_err();
+        assert!(e.contains("SCHED_DEADLINE process cannot fork"), "{e}");
+        v["process"]["scheduler"]["flags"] = json!(["SCHED_FLAG_RESET_ON_FORK"]);
+        check(v).unwrap();
     }
 
     #[test]

@@ -88,7 +88,11 @@ fn a_device_moves_in_renamed_with_its_global_addresses() {
     let h = Hako::new();
     let mut b = Bundle::sh("sleep 1000");
     let inside = veth.inside.clone();
-    b.edit(|s| s["linux"]["netDevices"] = json!({ inside: {"name": "ctr0"} }));
+    b.edit(|s| {
+        s["linux"]["netDevices"] = json!({ inside: {"name": "ctr0"} });
+        // Init's own steps already see the device.
+        s["linux"]["sysctl"] = json!({"net.ipv4.conf.ctr0.forwarding": "1"});
+    });
     let id = unique_id("netdev");
     h.run(&["run", "-d", "--bundle", &b.arg(), &id]).ok();
     assert!(!link_exists(&veth.inside), "the device left the host");
@@ -107,6 +111,15 @@ fn a_device_moves_in_renamed_with_its_global_addresses() {
         "only global addresses move: {}",
         out.stdout
     );
+    let out = h
+        .run(&[
+            "exec",
+            &id,
+            "cat",
+            "/proc/sys/net/ipv4/conf/ctr0/forwarding",
+        ])
+        .ok();
+    assert_eq!(out.stdout, "1\n");
 
     h.run(&["delete", "--force", &id]).ok();
     h.assert_gone(&id, &b, None);
@@ -168,6 +181,36 @@ fn bad_device_requests_fail_create() {
     h.run(&["create", "--bundle", &b.arg(), &id])
         .fails_with("linux.netDevices needs a network namespace");
     h.assert_gone(&id, &b, None);
+
+    // One missing device: none moves.
+    let veth = Veth::new();
+    let mut b = Bundle::sh("true");
+    let inside = veth.inside.clone();
+    b.edit(|s| s["linux"]["netDevices"] = json!({ inside: {}, "hknosuchdev1": {} }));
+    h.run(&["create", "--bundle", &b.arg(), &id])
+        .fails_with("no network device \"hknosuchdev1\" on the host");
+    h.assert_gone(&id, &b, None);
+    assert!(
+        link_exists(&veth.inside),
+        "the present device stayed on the host"
+    );
+
+    // A "joined" namespace that is the host's own: refused, not renamed.
+    let mut b = Bundle::sh("true");
+    let inside = veth.inside.clone();
+    let own = format!("/proc/{}/ns/net", std::process::id());
+    b.edit(|s| {
+        s["linux"]["netDevices"] = json!({ inside: {"name": "hkrenamed0"} });
+        for ns in s["linux"]["namespaces"].as_array_mut().unwrap() {
+            if ns["type"] == "network" {
+                ns["path"] = json!(own);
+            }
+        }
+    });
+    h.run(&["create", "--bundle", &b.arg(), &id])
+        .fails_with("the container's network namespace is the host's");
+    h.assert_gone(&id, &b, None);
+    assert!(link_exists(&veth.inside));
 
     let mut b = Bundle::sh("true");
     b.edit(|s| s["linux"]["netDevices"] = json!({"lo": {"name": "bad/name"}}));

@@ -92,8 +92,8 @@ fn kept(a: &AddressMessage) -> bool {
     permanent && a.header.scope == AddressScope::Universe
 }
 
-/// The parts of a listed address that re-create it (a label names the old
-/// device, lifetimes are the kernel's).
+/// The parts of a listed address that re-create it, flags included (a
+/// label names the old device, lifetimes are the kernel's).
 fn recreate(a: &AddressMessage) -> AddressMessage {
     let mut out = AddressMessage::default();
     out.header = a.header.clone();
@@ -106,6 +106,7 @@ fn recreate(a: &AddressMessage) -> AddressMessage {
                 AddressAttribute::Address(_)
                     | AddressAttribute::Local(_)
                     | AddressAttribute::Broadcast(_)
+                    | AddressAttribute::Flags(_)
             )
         })
         .cloned()
@@ -118,6 +119,11 @@ pub fn move_into(moves: &[Move], pid: i32) -> Result<()> {
     if moves.is_empty() {
         return Ok(());
     }
+    if !nix::unistd::geteuid().is_root() {
+        return Err(Error::invalid(
+            "linux.netDevices: moving host network devices needs root",
+        ));
+    }
     let ns_path = format!("/proc/{pid}/ns/net");
     let theirs: OwnedFd = std::fs::File::open(&ns_path)
         .ctx(|| format!("opening {ns_path}"))?
@@ -125,7 +131,19 @@ pub fn move_into(moves: &[Move], pid: i32) -> Result<()> {
     let ours: OwnedFd = std::fs::File::open("/proc/self/ns/net")
         .ctx(|| "opening /proc/self/ns/net".into())?
         .into();
-    let mut host = Rtnl::open().ctx(|| "opening an rtnetlink socket".into())?;
+    let same = |a: &OwnedFd, b: &OwnedFd| -> Result<bool> {
+        let (a, b) = (
+            nix::sys::stat::fstat(a).ctx(|| format!("stat {ns_path}"))?,
+            nix::sys::stat::fstat(b).ctx(|| "stat /proc/self/ns/net".into())?,
+        );
+        Ok((a.st_dev, a.st_ino) == (b.st_dev, b.st_ino))
+    };
+    if same(&theirs, &ours)? {
+        return Err(Error::invalid(
+            "linux.netDevices: the container's network namespace is the host's; devices would only be renamed",
+        ));
+    }
+    let mut host = Rtnl::open().ctx(|| "linux.netDevices: opening an rtnetlink socket".into())?;
     // A socket stays in the namespace it was opened in: open the
     // container's while visiting it, then come straight back.
     setns(theirs.as_fd(), CloneFlags::CLONE_NEWNET)
@@ -135,13 +153,10 @@ pub fn move_into(moves: &[Move], pid: i32) -> Result<()> {
         .ctx(|| "returning to hako's network namespace".into())?;
     let mut container = container.ctx(|| "opening an rtnetlink socket in the container".into())?;
 
+    // Every device is looked up before any moves: a missing one must not
+    // take the others into a namespace that is about to be destroyed.
+    let mut found = Vec::new();
     for m in moves {
-        let what = || {
-            format!(
-                "linux.netDevices: moving {:?} into the container as {:?}",
-                m.host, m.name
-            )
-        };
         let index = nix::net::if_::if_nametoindex(m.host.as_str()).map_err(|_| {
             Error::invalid(format!(
                 "linux.netDevices: no network device {:?} on the host",
@@ -150,11 +165,20 @@ pub fn move_into(moves: &[Move], pid: i32) -> Result<()> {
         })?;
         let addresses: Vec<AddressMessage> = host
             .addresses(index)
-            .ctx(|| format!("listing the addresses of {:?}", m.host))?
+            .ctx(|| format!("linux.netDevices: listing the addresses of {:?}", m.host))?
             .iter()
             .filter(|a| kept(a))
             .map(recreate)
             .collect();
+        found.push((m, index, addresses));
+    }
+    for (m, index, addresses) in found {
+        let what = || {
+            format!(
+                "linux.netDevices: moving {:?} into the container as {:?}",
+                m.host, m.name
+            )
+        };
         host.move_link(index, theirs.as_raw_fd(), &m.name)
             .ctx(what)?;
         let index = container.link_index(&m.name).ctx(what)?;

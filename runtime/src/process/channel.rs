@@ -32,6 +32,12 @@ pub enum Message {
     RunHooks,
     /// hako → init: the runtime-namespace hooks succeeded.
     HooksDone,
+    /// init → hako: move `linux.netDevices` into init's network namespace
+    /// (hako is on the host, with its capabilities) and answer
+    /// [`Message::NetDevicesMoved`].
+    MoveNetDevices,
+    /// hako → init: the devices are in place.
+    NetDevicesMoved,
     /// init → hako: the seccomp notify descriptor travels with this
     /// message; hako passes it to `linux.seccomp.listenerPath`.
     SeccompFd,

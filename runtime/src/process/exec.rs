@@ -218,14 +218,14 @@ fn exec_process(cfg: &ExecConfig, channel: &Channel) -> Result<()> {
         let confined = crate::lsm::confine_in_process(process)
             .and_then(|()| attributes::load_seccomp(&mut seccomp, SeccompWhen::AfterStart, None));
         if let Err(e) = confined {
-            eprintln!("hako: {e}");
+            eprintln!("hako: error: {e}");
             exit_child(255);
         }
     }
     let code = match prepared.run() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("hako: {e}");
+            eprintln!("hako: error: {e}");
             e.exit_code()
         }
     };

@@ -110,6 +110,19 @@ fn setup(
     if plan.creates(LinuxNamespaceType::Network) {
         crate::namespaces::loopback::up()?;
     }
+    if spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.net_devices().as_ref())
+        .is_some_and(|d| !d.is_empty())
+    {
+        channel.send(&Message::MoveNetDevices)?;
+        match channel.recv()? {
+            Some(Message::NetDevicesMoved) => {}
+            // hako reports its own failure.
+            _ => return Err(Error::Child("moving linux.netDevices failed".into())),
+        }
+    }
     if !cfg.no_new_keyring {
         crate::keyring::join_new(&cfg.id)?;
     }
@@ -223,7 +236,7 @@ fn start(
     hako_fds: &[i32],
 ) -> i32 {
     if let Err(e) = gate.wait() {
-        eprintln!("hako: {e}");
+        eprintln!("hako: error: {e}");
         return 1;
     }
     let state =
@@ -233,7 +246,7 @@ fn start(
         &cfg.bundle.spec,
         &state,
     ) {
-        eprintln!("hako: {e}");
+        eprintln!("hako: error: {e}");
         return 1;
     }
     // Nothing of hako's may reach the workload: the fifo, channel and
@@ -250,19 +263,19 @@ fn start(
     if !prepared.replaces_process() {
         if let Some(process) = cfg.bundle.spec.process() {
             if let Err(e) = crate::lsm::confine_in_process(process) {
-                eprintln!("hako: {e}");
+                eprintln!("hako: error: {e}");
                 return 1;
             }
         }
     }
     if let Err(e) = super::attributes::load_seccomp(&mut seccomp, SeccompWhen::AfterStart, None) {
-        eprintln!("hako: {e}");
+        eprintln!("hako: error: {e}");
         return 1;
     }
     match prepared.run() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("hako: {e}");
+            eprintln!("hako: error: {e}");
             e.exit_code()
         }
     }

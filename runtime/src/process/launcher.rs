@@ -105,6 +105,7 @@ pub fn launch(cfg: &InitConfig) -> Result<i32> {
                 intermediate: Some(pid),
                 init: None,
                 hooks_pending: false,
+                net_devices_pending: false,
                 ready_pending: false,
                 seccomp_pending: None,
             };
@@ -123,6 +124,7 @@ struct Session {
     intermediate: Option<Pid>,
     init: Option<Pid>,
     hooks_pending: bool,
+    net_devices_pending: bool,
     ready_pending: bool,
     seccomp_pending: Option<OwnedFd>,
 }
@@ -136,6 +138,17 @@ impl Session {
         crate::hooks::run(Stage::Prestart, &cfg.bundle.spec, &state)?;
         crate::hooks::run(Stage::CreateRuntime, &cfg.bundle.spec, &state)?;
         channel.send(&Message::HooksDone)
+    }
+
+    /// `linux.netDevices`, into init's network namespace, on init's
+    /// request: init waits, so its sysctls and hooks see the devices.
+    fn move_net_devices(&self, cfg: &InitConfig, channel: &Channel) -> Result<()> {
+        let pid = self
+            .init
+            .ok_or_else(|| Error::invalid("network devices requested before init's pid"))?;
+        let moves = crate::net::devices::plan(&cfg.bundle.spec).map_err(Error::invalid)?;
+        crate::net::devices::move_into(&moves, pid.as_raw())?;
+        channel.send(&Message::NetDevicesMoved)
     }
 
     fn serve(&mut self, cfg: &InitConfig, channel: &Channel) -> Result<i32> {
@@ -183,11 +196,9 @@ impl Session {
                 Some(Message::InitPid(pid)) => {
                     self.init = Some(Pid::from_raw(pid));
                     self.reap_intermediate()?;
-                    // Before any hook or `create` returns: init's network
-                    // namespace exists now, and only hako is on the host.
-                    let moves =
-                        crate::net::devices::plan(&cfg.bundle.spec).map_err(Error::invalid)?;
-                    crate::net::devices::move_into(&moves, pid)?;
+                    if std::mem::take(&mut self.net_devices_pending) {
+                        self.move_net_devices(cfg, channel)?;
+                    }
                     if std::mem::take(&mut self.hooks_pending) {
                         self.run_hooks(cfg, channel)?;
                     }
@@ -200,6 +211,10 @@ impl Session {
                 }
                 // Init and the intermediate share the channel: the request
                 // may overtake init's pid, which the hooks need.
+                Some(Message::MoveNetDevices) if self.init.is_none() => {
+                    self.net_devices_pending = true
+                }
+                Some(Message::MoveNetDevices) => self.move_net_devices(cfg, channel)?,
                 Some(Message::RunHooks) if self.init.is_none() => self.hooks_pending = true,
                 Some(Message::RunHooks) => self.run_hooks(cfg, channel)?,
                 // Ready may overtake the pid the same way.

@@ -49,6 +49,13 @@ pub struct Plan {
 /// The id-mapped mounts of a spec, checked.
 pub fn plan(spec: &Spec, bundle: &Path) -> Result<Vec<Plan>, String> {
     let mut out = Vec::new();
+    let mount_ns = crate::spec::namespaces(spec)
+        .into_iter()
+        .find(|n| n.typ() == LinuxNamespaceType::Mount);
+    let Some(mount_ns) = mount_ns else {
+        // Without a mount namespace no mount is made at all.
+        return Ok(out);
+    };
     for (i, m) in spec
         .mounts()
         .as_deref()
@@ -57,6 +64,12 @@ pub fn plan(spec: &Spec, bundle: &Path) -> Result<Vec<Plan>, String> {
         .enumerate()
     {
         if let Some(p) = plan_one(spec, bundle, i, m)? {
+            // hako opens the source in its own mount namespace.
+            if mount_ns.path().is_some() {
+                return Err(format!(
+                    "mounts[{i}]: id-mapped mounts cannot be made in a joined mount namespace"
+                ));
+            }
             out.push(p);
         }
     }
@@ -128,8 +141,9 @@ fn plan_one(spec: &Spec, bundle: &Path, i: usize, m: &Mount) -> Result<Option<Pl
 /// A user namespace holding `uid`/`gid`: a child unshares one and waits
 /// while hako writes the maps and opens it.
 fn user_namespace(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<OwnedFd> {
-    let (ready_r, ready_w) = nix::unistd::pipe().ctx(|| "pipe".into())?;
-    let (done_r, done_w) = nix::unistd::pipe().ctx(|| "pipe".into())?;
+    let pipe = || "creating a pipe to the user namespace holder".to_string();
+    let (ready_r, ready_w) = nix::unistd::pipe().ctx(pipe)?;
+    let (done_r, done_w) = nix::unistd::pipe().ctx(pipe)?;
     // SAFETY: hako is single-threaded while it creates a container; the
     // child only calls async-signal-safe functions and _exits.
     match unsafe { fork() }.ctx(|| "forking a user namespace holder".into())? {
@@ -171,7 +185,8 @@ fn user_namespace(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<Owne
 /// Clones the source into a detached, id-mapped mount.
 pub fn prepare(p: &Plan) -> Result<OwnedFd> {
     let userns = match &p.mappings {
-        Mappings::Maps { uid, gid } => user_namespace(uid, gid)?,
+        Mappings::Maps { uid, gid } => user_namespace(uid, gid)
+            .map_err(|e| Error::invalid(format!("mounts[{}]: {e}", p.index)))?,
         Mappings::Joined(path) => {
             OwnedFd::from(std::fs::File::open(path).ctx(|| format!("opening {}", path.display()))?)
         }
@@ -232,6 +247,9 @@ mod tests {
         base.as_object_mut()
             .unwrap()
             .extend(v.as_object().unwrap().clone());
+        if base.get("linux").is_none() {
+            base["linux"] = serde_json::json!({"namespaces": [{"type": "mount"}]});
+        }
         serde_json::from_value(base).unwrap()
     }
 
@@ -248,7 +266,7 @@ mod tests {
                 {"destination": "/b", "source": "rel", "options": ["rbind", "ridmap"]},
                 {"destination": "/c", "source": "/plain", "options": ["bind"]}
             ],
-            "linux": {"namespaces": [{"type": "user"}],
+            "linux": {"namespaces": [{"type": "mount"}, {"type": "user"}],
                       "uidMappings": [map(0, 2000, 10)], "gidMappings": [map(0, 3000, 10)]}
         }));
         let plans = plan(&s, Path::new("/bundle")).unwrap();
@@ -264,7 +282,7 @@ mod tests {
 
         let joined = spec(serde_json::json!({
             "mounts": [{"destination": "/b", "source": "/s", "options": ["rbind", "idmap"]}],
-            "linux": {"namespaces": [{"type": "user", "path": "/proc/7/ns/user"}]}
+            "linux": {"namespaces": [{"type": "mount"}, {"type": "user", "path": "/proc/7/ns/user"}]}
         }));
         let plans = plan(&joined, Path::new("/bundle")).unwrap();
         assert_eq!(
@@ -294,5 +312,20 @@ mod tests {
         assert!(plan(&half, Path::new("/"))
             .unwrap_err()
             .contains("set together"));
+        let joined_mnt = spec(serde_json::json!({
+            "mounts": [{"destination": "/t", "source": "/s", "options": ["bind"],
+                        "uidMappings": [map(0, 1, 1)], "gidMappings": [map(0, 1, 1)]}],
+            "linux": {"namespaces": [{"type": "mount", "path": "/proc/7/ns/mnt"}]}
+        }));
+        let e = plan(&joined_mnt, Path::new("/")).unwrap_err();
+        assert!(e.contains("joined mount namespace"), "{e}");
+        let no_mnt = spec(serde_json::json!({
+            "mounts": [{"destination": "/t", "source": "/s", "options": ["bind", "idmap"]}],
+            "linux": {"namespaces": []}
+        }));
+        assert!(
+            plan(&no_mnt, Path::new("/")).unwrap().is_empty(),
+            "no mounts are made"
+        );
     }
 }

@@ -57,7 +57,8 @@ fn flag_bit(f: MemoryPolicyFlagType) -> i32 {
     }
 }
 
-/// Checks the policy the way the kernel will and builds its arguments.
+/// Checks the policy against the kernel's rules (those it can know
+/// without the machine's nodes) and builds its arguments.
 pub fn plan(p: &LinuxMemoryPolicy) -> Result<MemoryPolicy, String> {
     let mode = p.mode();
     let nodes_text = p.nodes().as_deref().unwrap_or("");
@@ -90,6 +91,27 @@ pub fn plan(p: &LinuxMemoryPolicy) -> Result<MemoryPolicy, String> {
             "linux.memoryPolicy: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other"
                 .into(),
         );
+    }
+    if flags.contains(&MemoryPolicyFlagType::MpolFNumaBalancing)
+        && !matches!(
+            mode,
+            MemoryPolicyModeType::MpolBind | MemoryPolicyModeType::MpolPreferredMany
+        )
+    {
+        return Err(format!(
+            "linux.memoryPolicy: MPOL_F_NUMA_BALANCING needs MPOL_BIND or MPOL_PREFERRED_MANY, not {mode}"
+        ));
+    }
+    let node_flags = flags.iter().any(|f| {
+        matches!(
+            f,
+            MemoryPolicyFlagType::MpolFStaticNodes | MemoryPolicyFlagType::MpolFRelativeNodes
+        )
+    });
+    if node_flags && nodes.is_empty() {
+        return Err(format!(
+            "linux.memoryPolicy: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES need nodes, {mode} has none"
+        ));
     }
     let mode = flags
         .iter()
@@ -166,6 +188,11 @@ mod tests {
         assert!(e.contains("linux.memoryPolicy.nodes"), "{e}");
         let e = policy(serde_json::json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"]})).unwrap_err();
         assert!(e.contains("exclude each other"), "{e}");
+        let e = policy(serde_json::json!({"mode": "MPOL_INTERLEAVE", "nodes": "0", "flags": ["MPOL_F_NUMA_BALANCING"]})).unwrap_err();
+        assert!(e.contains("MPOL_F_NUMA_BALANCING needs"), "{e}");
+        let e = policy(serde_json::json!({"mode": "MPOL_LOCAL", "flags": ["MPOL_F_STATIC_NODES"]}))
+            .unwrap_err();
+        assert!(e.contains("need nodes"), "{e}");
         assert!(serde_json::from_value::<LinuxMemoryPolicy>(
             serde_json::json!({"mode": "INTERLEAVE"})
         )

@@ -68,6 +68,9 @@ pub fn attr(s: &Scheduler) -> Result<SchedAttr, String> {
             "process.scheduler.nice {nice} is not between -20 and 19"
         ));
     }
+    if policy == LinuxSchedulerPolicy::SchedIso {
+        return Err("process.scheduler.policy SCHED_ISO is not implemented by Linux".into());
+    }
     let fifo_or_rr = matches!(
         policy,
         LinuxSchedulerPolicy::SchedFifo | LinuxSchedulerPolicy::SchedRr
@@ -182,6 +185,8 @@ mod tests {
         ))
         .unwrap_err();
         assert!(e.contains("only for SCHED_DEADLINE"), "{e}");
+        let e = attr(&sched(serde_json::json!({"policy": "SCHED_ISO"}))).unwrap_err();
+        assert!(e.contains("SCHED_ISO"), "{e}");
         let e = attr(&sched(serde_json::json!({"policy": "SCHED_RR"}))).unwrap_err();
         assert!(e.contains("between 1 and 99"), "{e}");
     }
