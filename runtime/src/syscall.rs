@@ -41,6 +41,20 @@ pub trait Syscall {
     fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> nix::Result<()>;
 }
 
+/// struct mount_attr of mount_setattr(2).
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct MountAttr {
+    /// MOUNT_ATTR_* to set.
+    pub attr_set: u64,
+    /// MOUNT_ATTR_* to clear.
+    pub attr_clr: u64,
+    /// A propagation type (MS_SHARED, …), or 0.
+    pub propagation: u64,
+    /// The user namespace of MOUNT_ATTR_IDMAP.
+    pub userns_fd: u64,
+}
+
 /// The real kernel.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LinuxSyscall;
@@ -62,13 +76,6 @@ impl Syscall for LinuxSyscall {
     }
 
     fn mount_setattr(&self, target: &Path, recursive: bool, set: u64, clr: u64) -> nix::Result<()> {
-        #[repr(C)]
-        struct MountAttr {
-            attr_set: u64,
-            attr_clr: u64,
-            propagation: u64,
-            userns_fd: u64,
-        }
         let attr = MountAttr {
             attr_set: set,
             attr_clr: clr,

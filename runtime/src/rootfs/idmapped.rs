@@ -204,13 +204,7 @@ pub fn prepare(p: &Plan) -> Result<OwnedFd> {
     // SAFETY: open_tree just returned this descriptor; we own it.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
 
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
+    use crate::syscall::MountAttr;
     const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
     let attr = MountAttr {
         attr_set: MOUNT_ATTR_IDMAP,
