@@ -129,6 +129,46 @@ fn podmans_default_profile_loads_and_denies() {
     assert!(out.stderr.contains("Operation not permitted"), "{out:?}");
 }
 
+/// A profile from before close_range existed (runtime-tools' default and
+/// older Docker profiles deny it): without noNewPrivileges it is loaded
+/// before the capability drop, and what hako does after that, in init
+/// and in exec, must not need the syscall.
+#[test]
+fn a_profile_without_close_range_runs_and_execs() {
+    let mut profile = podman_profile(hako_tests::bundle::DEFAULT_CAPS);
+    let mut removed = 0;
+    for rule in profile["syscalls"].as_array_mut().unwrap() {
+        let names = rule["names"].as_array_mut().unwrap();
+        let before = names.len();
+        names.retain(|n| n != "close_range");
+        removed += before - names.len();
+    }
+    assert!(removed > 0, "podman's profile should allow close_range");
+    assert_eq!(profile["defaultAction"], "SCMP_ACT_ERRNO");
+
+    let h = Hako::new();
+    let mut b = Bundle::sh("echo started; exec sleep 1000");
+    b.edit(|s| {
+        s["process"]["noNewPrivileges"] = json!(false);
+        s["linux"]["seccomp"] = profile;
+    });
+    let id = unique_id("oldprofile");
+    h.create(&id, &b).ok();
+    h.run(&["start", &id]).ok();
+    h.wait_status(&id, "running");
+    let out = h.run(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "echo from-exec; grep NoNewPrivs /proc/self/status",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, "from-exec\nNoNewPrivs:\t0\n", "{out:?}");
+    h.run(&["delete", "--force", &id]).ok();
+    h.assert_gone(&id, &b, None);
+}
+
 #[test]
 fn notify_sends_the_listener_fd_and_state() {
     let dir = tempfile::tempdir().unwrap();

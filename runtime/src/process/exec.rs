@@ -186,11 +186,12 @@ fn exec_process(cfg: &ExecConfig, channel: &Channel) -> Result<()> {
             .map(|b| (b.height() as u16, b.width() as u16));
         super::console::setup(&crate::syscall::LinuxSyscall, socket, size, false)?;
     }
-    let mut seccomp = attributes::apply(process, cfg.spec.linux().as_ref(), channel)?;
+    // Closed before the process's seccomp filter can deny the closing.
     let mut keep = vec![channel.raw_fd()];
     keep.extend(cfg.console_socket.as_ref().map(|s| s.as_raw_fd()));
     keep.extend(crate::logging::file_fd());
     super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
+    let mut seccomp = attributes::apply(process, cfg.spec.linux().as_ref(), channel)?;
     let workload = crate::spec::workload(&cfg.spec, process, &[], &cfg.options);
     let prepared = crate::engines::chain().prepare(&workload)?;
     if prepared.replaces_process() {

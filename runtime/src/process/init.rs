@@ -175,12 +175,13 @@ fn setup(
     if let Some(domain) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
         set_domainname(domain)?;
     }
-    let mut seccomp = super::attributes::apply(process, spec.linux().as_ref(), channel)?;
-
-    // Close anything set-up left open before the engine opens its own.
+    // Close anything set-up left open before the engine opens its own,
+    // and before a seccomp filter (loaded next unless noNewPrivileges)
+    // can deny the closing: older profiles know no close_range.
     let mut keep = hako_fds.to_vec();
     keep.extend(crate::logging::file_fd());
     super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
+    let mut seccomp = super::attributes::apply(process, spec.linux().as_ref(), channel)?;
 
     let workload = crate::spec::workload(spec, process, &cfg.extra_env, &cfg.options);
     // Only a wasm workload compiles anything.
