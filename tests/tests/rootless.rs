@@ -12,6 +12,10 @@ const USER: &str = "hako-rootless";
 /// the first time.
 fn user() -> (u32, u32) {
     hako_tests::require_root();
+    // The tests of this file run in parallel threads: on a fresh machine
+    // they would all create the user and append the sub-id ranges at once.
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = CREATING.lock().unwrap_or_else(|e| e.into_inner());
     let exists = reaper::output(Command::new("id").args(["-u", USER]))
         .unwrap()
         .status
@@ -33,7 +37,10 @@ fn user() -> (u32, u32) {
     for file in ["/etc/subuid", "/etc/subgid"] {
         let text = std::fs::read_to_string(file).unwrap_or_default();
         if !text.lines().any(|l| l.starts_with(&format!("{USER}:"))) {
-            std::fs::write(file, format!("{text}{USER}:300000:65536\n")).unwrap();
+            // Replaced whole, never seen half-written by newuidmap.
+            let next = format!("{file}.hako-tests");
+            std::fs::write(&next, format!("{text}{USER}:300000:65536\n")).unwrap();
+            std::fs::rename(&next, file).unwrap();
         }
     }
     let id = |flag: &str| -> u32 {
