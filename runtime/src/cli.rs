@@ -78,6 +78,21 @@ pub enum Command {
     Events(EventsArgs),
     /// Show the enabled features (runtime-spec features.md).
     Features,
+    /// Checkpoint a container: refused, hako has no CRIU support.
+    Checkpoint(UnsupportedArgs),
+    /// Restore a container from a checkpoint: refused, hako has no CRIU
+    /// support.
+    Restore(UnsupportedArgs),
+}
+
+/// The arguments of a command hako knows but does not support: taken
+/// whole, whatever runc flags they hold, so the refusal names the real
+/// reason instead of a flag clap does not know.
+#[derive(Debug, Args)]
+pub struct UnsupportedArgs {
+    /// runc's flags and the container id, in any order.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub args: Vec<String>,
 }
 
 /// A container id.

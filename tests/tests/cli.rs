@@ -30,6 +30,32 @@ fn unknown_commands_and_flags_fail() {
 }
 
 #[test]
+fn checkpoint_and_restore_are_refused_by_name() {
+    let h = Hako::new();
+    h.run(&[
+        "checkpoint",
+        "--image-path",
+        "/tmp/hako-no-image",
+        "--leave-running",
+        "web",
+    ])
+    .fails_with("checkpoint of container \"web\" is not supported: hako has no criu support");
+    h.run(&[
+        "restore",
+        "--bundle",
+        "/tmp",
+        "--image-path",
+        "/tmp/hako-no-image",
+        "web",
+    ])
+    .fails_with("restore of container \"web\" is not supported: hako has no criu support");
+    assert!(
+        !h.root().join("web").exists(),
+        "a refused restore must leave no state behind"
+    );
+}
+
+#[test]
 fn spec_writes_a_valid_config_and_refuses_to_overwrite() {
     let h = Hako::new();
     let dir = tempfile::tempdir().unwrap();

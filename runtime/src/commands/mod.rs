@@ -1,6 +1,7 @@
 //! One module per command; each takes the global [`Ctx`] and its options.
 
 pub mod create;
+pub mod criu;
 pub mod delete;
 pub mod events;
 pub mod exec;
@@ -85,5 +86,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<i32> {
         Command::Resume(args) => pause::resume(ctx, &args.id).map(|_| 0),
         Command::Update(args) => update::run(ctx, &args).map(|_| 0),
         Command::Events(args) => events::run(ctx, &args).map(|_| 0),
+        Command::Checkpoint(args) => criu::refuse("checkpoint", &args.args).map(|_| 0),
+        Command::Restore(args) => criu::refuse("restore", &args.args).map(|_| 0),
     }
 }
