@@ -7,6 +7,11 @@
 //! (loading needs CAP_SYS_ADMIN then). A profile with `SCMP_ACT_NOTIFY`
 //! is loaded before init reports ready, and its listener fd goes to
 //! `listenerPath` with the container's state, as the runtime spec says.
+//!
+//! Syscalls newer than every one a denying profile names return ENOSYS
+//! instead of the default action, as runc does: a profile written before
+//! clone3 or close_range existed then makes a new libc fall back to the
+//! old calls instead of failing with EPERM.
 
 use std::collections::HashSet;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -180,7 +185,53 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
             added.map_err(|e| err(format!("syscalls[{i}] {name}: {e}")))?;
         }
     }
+    if stubs_newer_syscalls(default) {
+        let named: Vec<i32> = s
+            .syscalls()
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|rule| rule.names())
+            .filter_map(|name| ScmpSyscall::from_name(name).ok())
+            .map(i32::from)
+            .collect();
+        let native = ScmpArch::native();
+        let name_of = |nr: i32| ScmpSyscall::from(nr).get_name_by_arch(native).ok();
+        for name in newer_than_named(&named, name_of) {
+            // A convenience for old profiles, not part of the profile: a
+            // syscall some added architecture lacks is simply left out.
+            let added = ScmpSyscall::from_name(&name)
+                .and_then(|syscall| ctx.add_rule(ScmpAction::Errno(libc::ENOSYS), syscall));
+            if let Err(e) = added {
+                tracing::debug!(syscall = %name, "seccomp: no ENOSYS rule: {e}");
+            }
+        }
+    }
     Ok(ctx)
+}
+
+/// Whether unnamed newer syscalls get ENOSYS under this default action:
+/// only when the default denies, and not with ENOSYS already or with a
+/// listener that decides for itself.
+fn stubs_newer_syscalls(default: ScmpAction) -> bool {
+    !matches!(
+        default,
+        ScmpAction::Allow | ScmpAction::Log | ScmpAction::Notify | ScmpAction::Errno(libc::ENOSYS)
+    )
+}
+
+/// Native syscall numbers are below this (x86_64 is in the 400s; x32
+/// numbers carry a high bit and are not native).
+const SYSCALL_LIMIT: i32 = 1024;
+
+/// The syscalls numbered above the highest of `named` (native numbers;
+/// pseudo numbers are negative) that `name_of` knows, by name. A profile
+/// that names nothing gets none: it denies everything on purpose.
+fn newer_than_named(named: &[i32], name_of: impl Fn(i32) -> Option<String>) -> Vec<String> {
+    let Some(newest) = named.iter().copied().filter(|nr| *nr >= 0).max() else {
+        return Vec::new();
+    };
+    (newest + 1..SYSCALL_LIMIT).filter_map(name_of).collect()
 }
 
 /// Loads a built filter; returns the notify descriptor if it has one.
@@ -353,6 +404,81 @@ mod tests {
         );
         let e = build(&bad);
         assert!(e.is_ok() || e.err().unwrap().to_string().starts_with("linux.seccomp"));
+    }
+
+    #[test]
+    fn only_syscalls_newer_than_the_profile_get_enosys() {
+        let name_of = |nr: i32| (400..=436).contains(&nr).then(|| format!("sys{nr}"));
+        assert_eq!(
+            newer_than_named(&[0, 434, -10, 57], name_of),
+            vec!["sys435".to_string(), "sys436".to_string()]
+        );
+        assert!(newer_than_named(&[], name_of).is_empty());
+        assert!(newer_than_named(&[-101], name_of).is_empty());
+        assert!(stubs_newer_syscalls(ScmpAction::Errno(libc::EPERM)));
+        assert!(stubs_newer_syscalls(ScmpAction::KillProcess));
+        assert!(!stubs_newer_syscalls(ScmpAction::Allow));
+        assert!(!stubs_newer_syscalls(ScmpAction::Errno(libc::ENOSYS)));
+        assert!(!stubs_newer_syscalls(ScmpAction::Notify));
+    }
+
+    #[test]
+    fn an_allowing_profile_gets_no_enosys_rules() {
+        let text = pfc(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]
+        }));
+        assert!(!text.contains("ERRNO(38)"), "{text}");
+    }
+
+    #[test]
+    fn an_old_profile_answers_newer_syscalls_with_enosys() {
+        // pidfd_open (434) is the newest syscall named: close_range (436)
+        // is newer and gets ENOSYS, mkdir is older and gets the default.
+        let p = profile(
+            serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["exit_group", "exit", "pidfd_open"], "action": "SCMP_ACT_ALLOW"}
+            ]}),
+        );
+        let ctx = build(&p).unwrap();
+        // SAFETY: the child only loads the filter, makes two raw syscalls
+        // and exits.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let errno_of = |rc: libc::c_long| {
+                    if rc == -1 {
+                        std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+                    } else {
+                        0
+                    }
+                };
+                let code = match load(ctx, false) {
+                    Ok(_) => {
+                        // SAFETY: raw syscalls on numbers the filter answers;
+                        // neither reaches the kernel if the filter is right.
+                        let close_range = errno_of(unsafe {
+                            libc::syscall(libc::SYS_close_range, 1000, 1000, 0)
+                        });
+                        // SAFETY: as above; the path is a valid C string.
+                        let mkdir = errno_of(unsafe {
+                            libc::syscall(libc::SYS_mkdir, c"/nonexistent-hako".as_ptr(), 0o700)
+                        });
+                        match (close_range, mkdir) {
+                            (libc::ENOSYS, libc::EPERM) => 0,
+                            (libc::ENOSYS, _) => 2,
+                            _ => 3,
+                        }
+                    }
+                    Err(_) => 99,
+                };
+                // SAFETY: leave the forked test process at once.
+                unsafe { libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let status = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
+            }
+        }
     }
 
     #[test]
