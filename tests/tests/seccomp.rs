@@ -169,6 +169,53 @@ fn a_profile_without_close_range_runs_and_execs() {
     h.assert_gone(&id, &b, None);
 }
 
+/// The x86_64 syscall numbers, from the kernel headers (linux-libc-dev,
+/// which every C toolchain here has).
+fn syscall_numbers() -> std::collections::HashMap<String, u32> {
+    let path = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h";
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path}: {e} (install linux-libc-dev)"));
+    text.lines()
+        .filter_map(|l| {
+            let mut words = l.strip_prefix("#define __NR_")?.split_whitespace();
+            Some((words.next()?.to_string(), words.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// podman's profile as it would have been before clone3 (435): nothing
+/// newer named, EPERM by default. glibc's pthread_create tries clone3
+/// first and falls back to clone only on ENOSYS, so every engine's
+/// threads depend on hako answering the unnamed newer syscalls with
+/// ENOSYS, as runc does.
+#[test]
+fn wasm_engines_start_threads_under_a_profile_older_than_clone3() {
+    let numbers = syscall_numbers();
+    assert!(numbers.get("clone3") == Some(&435), "x86_64 numbering");
+    let mut profile = podman_profile(hako_tests::bundle::DEFAULT_CAPS);
+    for rule in profile["syscalls"].as_array_mut().unwrap() {
+        rule["names"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| numbers.get(n.as_str().unwrap()).is_some_and(|nr| *nr < 435));
+    }
+    profile["defaultErrnoRet"] = Value::Null;
+    profile["architectures"] = json!(["SCMP_ARCH_X86_64"]);
+    let h = Hako::new();
+    for engine in ["wasmtime", "wasmedge", "wasmer"] {
+        let mut b = hako_tests::wasm::wasm_bundle(engine, &["/app/hello.wasm", "5"]);
+        b.edit(|s| {
+            s["process"]["noNewPrivileges"] = json!(false);
+            s["linux"]["seccomp"] = profile.clone();
+        });
+        let id = unique_id("oldwasm");
+        let out = h.run_bundle(&id, &b);
+        assert_eq!(out.code, 5, "{engine}: {out:?}");
+        assert!(out.stdout.contains("hello"), "{engine}: {out:?}");
+        h.assert_gone(&id, &b, None);
+    }
+}
+
 #[test]
 fn notify_sends_the_listener_fd_and_state() {
     let dir = tempfile::tempdir().unwrap();
