@@ -117,6 +117,28 @@ impl HookState {
 
 /// Runs every hook of a stage in order; the first failure stops them.
 pub fn run(stage: Stage, spec: &Spec, state: &HookState) -> Result<()> {
+    run_each(stage, spec, state, Err)
+}
+
+/// Runs every hook of a stage in order, each failure only logged as a
+/// warning: the runtime spec's rule for poststop ("the remaining hooks and
+/// lifecycle continue as if the hook had succeeded").
+pub fn run_warn(stage: Stage, spec: &Spec, state: &HookState) {
+    let warned = run_each(stage, spec, state, |e| {
+        tracing::warn!("{e}");
+        Ok(())
+    });
+    debug_assert!(warned.is_ok(), "failures are only warned about");
+}
+
+/// Runs the hooks of a stage in order; `failed` decides whether a failure
+/// stops the rest (it returns the error) or not.
+fn run_each(
+    stage: Stage,
+    spec: &Spec,
+    state: &HookState,
+    mut failed: impl FnMut(Error) -> Result<()>,
+) -> Result<()> {
     let hooks = stage.hooks(spec);
     if hooks.is_empty() {
         return Ok(());
@@ -134,22 +156,15 @@ pub fn run(stage: Stage, spec: &Spec, state: &HookState) -> Result<()> {
     };
     for (i, hook) in hooks.iter().enumerate() {
         tracing::debug!(stage = stage.name(), path = %hook.path().display(), "running hook");
-        run_one(hook, &json, inherited).map_err(|e| {
-            Error::invalid(format!(
+        if let Err(e) = run_one(hook, &json, inherited) {
+            failed(Error::invalid(format!(
                 "{} hook {i} ({}): {e}",
                 stage.name(),
                 hook.path().display()
-            ))
-        })?;
+            )))?;
+        }
     }
     Ok(())
-}
-
-/// Runs a stage's hooks, logging failures as warnings (poststop).
-pub fn run_warn(stage: Stage, spec: &Spec, state: &HookState) {
-    if let Err(e) = run(stage, spec, state) {
-        tracing::warn!("{e}");
-    }
 }
 
 fn run_one(hook: &Hook, state: &str, inherited: &[String]) -> std::result::Result<(), String> {

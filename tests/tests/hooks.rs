@@ -85,17 +85,37 @@ fn a_failing_create_hook_fails_create() {
 #[test]
 fn a_failing_poststart_hook_fails_start_and_poststop_only_warns() {
     let h = Hako::new();
+    let log = tempfile::tempdir().unwrap();
     let mut b = Bundle::busybox(&["sleep", "100"]);
     b.edit(|s| {
-        s["hooks"] =
-            json!({"poststart": [{"path": "/bin/false"}], "poststop": [{"path": "/bin/false"}]})
+        s["hooks"] = json!({
+            "poststart": [{"path": "/bin/false"}],
+            // The runtime spec: a failed poststop hook is a warning, and
+            // the remaining hooks and lifecycle continue.
+            "poststop": [
+                hook(log.path(), "poststop0"),
+                {"path": "/bin/false"},
+                hook(log.path(), "poststop2")
+            ]
+        })
     });
     let id = unique_id("poststart");
     h.create(&id, &b);
     h.run(&["start", &id])
         .fails_with("poststart hook 0 (/bin/false)");
     h.wait_status(&id, "stopped");
-    h.run(&["delete", &id]).ok();
+    let log_file = log.path().join("hako.log");
+    let out = h
+        .run(&["--log", &log_file.display().to_string(), "delete", &id])
+        .ok();
+    assert_eq!(out.stderr, "", "{out:?}");
+    let order = std::fs::read_to_string(log.path().join("order")).unwrap();
+    assert_eq!(order, "poststop0\npoststop2\n");
+    let logged = std::fs::read_to_string(&log_file).unwrap();
+    assert!(
+        logged.contains("poststop hook 1 (/bin/false)"),
+        "the failure is logged as a warning: {logged}"
+    );
     h.assert_gone(&id, &b, None);
 }
 
