@@ -196,6 +196,13 @@ fn events_stats_report_memory_and_pids() {
         ev["data"]["cpu"]["usage"]["total"].as_u64().is_some(),
         "{ev}"
     );
+    assert!(
+        ev["data"]["blkio"]["ioServiceBytesRecursive"].is_array(),
+        "{ev}"
+    );
+    // x86_64 always has 2 MB pages; nothing in the container uses them.
+    assert_eq!(ev["data"]["hugetlb"]["2MB"]["usage"], 0, "{ev}");
+    assert!(ev["data"]["hugetlb"]["2MB"]["failcnt"].is_u64(), "{ev}");
     // Streaming: at least two events before it is stopped.
     let mut cmd = h.cmd();
     cmd.args(["events", "--interval", "100ms", &id])

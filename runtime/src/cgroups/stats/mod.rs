@@ -1,5 +1,6 @@
 //! Resource statistics of a container's cgroup, in the shape of runc's
-//! `events --stats` (cpu, memory, pids, blkio, hugetlb).
+//! `events --stats`: cpu, memory and pids here, blkio and hugetlb in their
+//! own modules.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,6 +9,9 @@ use serde_json::{json, Value};
 
 use super::hierarchy::Version;
 use super::set::CgroupSet;
+
+mod blkio;
+mod hugetlb;
 
 fn read(path: &Path) -> Option<String> {
     std::fs::read_to_string(path)
@@ -63,8 +67,8 @@ pub fn collect(set: &CgroupSet) -> Value {
         "cpu": cpu(set),
         "memory": memory(set),
         "pids": pids(set),
-        "blkio": {},
-        "hugetlb": {},
+        "blkio": dir(set, "blkio").map_or(json!({}), |(v, d)| blkio::collect(v, &d)),
+        "hugetlb": dir(set, "hugetlb").map_or(json!({}), |(v, d)| hugetlb::collect(v, &d)),
     })
 }
 
