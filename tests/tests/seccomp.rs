@@ -216,6 +216,32 @@ fn wasm_engines_start_threads_under_a_profile_older_than_clone3() {
     }
 }
 
+/// With thread creation denied outright, wasmtime's and wasmer's tokio
+/// runtimes panic: the container ends with exit code 1 and one line on
+/// stderr, not a panic report with a backtrace.
+#[test]
+fn an_engine_panic_is_one_line() {
+    let h = Hako::new();
+    for engine in ["wasmtime", "wasmer"] {
+        let mut b = hako_tests::wasm::wasm_bundle(engine, &["/app/hello.wasm", "2"]);
+        b.edit(|s| {
+            s["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["clone", "clone3"], "action": "SCMP_ACT_ERRNO"}
+            ]});
+        });
+        let id = unique_id("panic");
+        let out = h.run_bundle(&id, &b);
+        assert_eq!(out.code, 1, "{engine}: {out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{engine}: {out:?}");
+        assert!(
+            out.stderr.starts_with("hako: error: the engine panicked: ")
+                && out.stderr.contains("spawn"),
+            "{engine}: {out:?}"
+        );
+        h.assert_gone(&id, &b, None);
+    }
+}
+
 #[test]
 fn notify_sends_the_listener_fd_and_state() {
     let dir = tempfile::tempdir().unwrap();

@@ -223,12 +223,5 @@ fn exec_process(cfg: &ExecConfig, channel: &Channel) -> Result<()> {
             exit_child(255);
         }
     }
-    let code = match prepared.run() {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("hako: error: {e}");
-            e.exit_code()
-        }
-    };
-    exit_child(code)
+    exit_child(super::workload::run(prepared))
 }

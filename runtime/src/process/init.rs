@@ -273,11 +273,5 @@ fn start(
         eprintln!("hako: error: {e}");
         return 1;
     }
-    match prepared.run() {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("hako: error: {e}");
-            e.exit_code()
-        }
-    }
+    super::workload::run(prepared)
 }

@@ -12,3 +12,4 @@ pub mod module_cache;
 pub mod proc;
 pub mod tty;
 pub mod wait;
+pub mod workload;
