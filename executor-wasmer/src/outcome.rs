@@ -54,11 +54,8 @@ pub(crate) fn of_instantiation(err: WasiRuntimeError) -> Result<i32, ExecutorErr
 /// end with the contract's exit codes, not with a panic's 101.
 pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
-        let what = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a non-string payload".into());
+        let what =
+            hako_executors::error::panic_text(payload.as_ref()).unwrap_or("a non-string payload");
         format!("wasmer panicked: {}", message::one_line(&what))
     })
 }

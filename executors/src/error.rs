@@ -181,6 +181,15 @@ impl ExecutorError {
     }
 }
 
+/// The message a panic carries (`panic!` with a literal or a format), if
+/// any: what every place that catches an engine's panic reports.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -129,10 +129,9 @@ unsafe fn write_error(err: &PluginError, buf: *mut u8, cap: usize, len: *mut usi
 }
 
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "engine panicked".into())
+    crate::error::panic_text(p.as_ref())
+        .unwrap_or("engine panicked")
+        .to_string()
 }
 
 /// Plugin side of `prepare`, for [`export_engine!`].

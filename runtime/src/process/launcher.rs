@@ -67,10 +67,7 @@ pub fn child_main(channel: &Channel, body: impl FnOnce() -> Result<()>) -> i32 {
         Ok(Ok(())) => return 0,
         Ok(Err(e)) => e.to_string(),
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+            let what = hako_executors::error::panic_text(panic.as_ref());
             format!("container set-up panicked: {}", what.unwrap_or_default())
         }
     };

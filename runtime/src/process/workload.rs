@@ -27,13 +27,9 @@ pub fn run(prepared: Box<dyn Prepared>) -> i32 {
     }
 }
 
-/// A panic's message, if it carries one.
+/// A panic's message, or what stands for one.
 fn payload_text(payload: &(dyn std::any::Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("a non-string payload")
+    hako_executors::error::panic_text(payload).unwrap_or("a non-string payload")
 }
 
 /// The one line a panic of the workload's engine is reported with.

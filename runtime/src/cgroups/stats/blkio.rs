@@ -22,7 +22,7 @@ fn device(text: &str) -> Option<(u64, u64)> {
 
 /// v1 lines `MAJ:MIN Op value`; the closing `Total value` line, which
 /// names no device, is left out as runc does.
-pub fn v1_entries(text: &str) -> Vec<Value> {
+fn v1_entries(text: &str) -> Vec<Value> {
     text.lines()
         .filter_map(|line| {
             let mut words = line.split_whitespace();
@@ -36,7 +36,7 @@ pub fn v1_entries(text: &str) -> Vec<Value> {
 
 /// v2 `io.stat` lines `MAJ:MIN rbytes=… wbytes=… rios=… wios=… …`, as
 /// (bytes, ios) entries with runc's `Read`/`Write` ops.
-pub fn v2_entries(text: &str) -> (Vec<Value>, Vec<Value>) {
+fn v2_entries(text: &str) -> (Vec<Value>, Vec<Value>) {
     let (mut bytes, mut ios) = (Vec::new(), Vec::new());
     for line in text.lines() {
         let mut words = line.split_whitespace();

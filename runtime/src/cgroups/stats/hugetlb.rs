@@ -10,7 +10,7 @@ use crate::cgroups::hierarchy::Version;
 
 /// The page sizes (`2MB`, `1GB`, …) whose files are in `dir`, found by
 /// the file that names each in this version.
-pub fn page_sizes(version: Version, names: impl Iterator<Item = String>) -> Vec<String> {
+fn page_sizes(version: Version, names: impl Iterator<Item = String>) -> Vec<String> {
     let suffix = match version {
         Version::V1 => ".usage_in_bytes",
         Version::V2 => ".current",
