@@ -234,6 +234,10 @@ pub struct ExecArgs {
     /// SELinux label for the process.
     #[arg(long, value_name = "LABEL")]
     pub process_label: Option<String>,
+    /// Run the process in an existing sub-cgroup of the container:
+    /// `<path>`, or `<controller>[,…]:<path>` for v1 hierarchies.
+    #[arg(long = "cgroup", value_name = "[CONTROLLER:]PATH")]
+    pub cgroup: Vec<String>,
     /// Container id.
     pub id: String,
     /// The command and its arguments.

@@ -1,7 +1,10 @@
 //! Linux security modules: AppArmor profiles and SELinux labels.
 //!
-//! A spec that asks for a profile or label the host cannot apply is an
-//! error at `create`, never silently ignored.
+//! A spec that asks for a profile or process label the host cannot apply
+//! is an error at `create`, never silently ignored. `linux.mountLabel` is
+//! the exception, as in crun and youki: without SELinux there is nothing
+//! to label files with, and the mounts are the same either way, so it is
+//! ignored with a debug line.
 
 use std::path::Path;
 
@@ -57,6 +60,10 @@ pub fn check_with(spec: &Spec, apparmor: bool, selinux: bool) -> Result<()> {
         let Some(label) = label.filter(|l| !l.is_empty()) else {
             continue;
         };
+        if !selinux && field == "linux.mountLabel" {
+            tracing::debug!("{field} {label:?} ignored: SELinux is not enabled on this host");
+            continue;
+        }
         if !selinux {
             return Err(Error::invalid(format!(
                 "{field} {label:?}: SELinux is not enabled on this host"
@@ -232,6 +239,8 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not an SELinux context"));
+        // Without SELinux a mount label has nothing to label: ignored.
+        check_with(&s, false, false).unwrap();
         check_with(&spec(serde_json::json!({})), false, false).unwrap();
     }
 

@@ -149,3 +149,111 @@ fn systemd_cgroup_without_systemd_is_a_clear_error() {
     out.fails_with("systemd is not running");
     h.assert_gone(&id, &b, None);
 }
+
+/// runc's `exec --cgroup`: an exec'd process joins an existing sub-cgroup
+/// of its container (every hierarchy, or the v1 ones of the controllers
+/// named); a path out of the container's cgroup or a missing one is
+/// refused and runs nothing.
+#[test]
+fn exec_into_a_sub_cgroup() {
+    let h = Hako::new();
+    let mut b = Bundle::busybox(&["sleep", "1000"]);
+    let id = unique_id("cgsub");
+    let path = format!("hako-test/{id}");
+    b.edit(|s| s["linux"]["cgroupsPath"] = json!(format!("/{path}")));
+    h.run(&["run", "-d", "--bundle", &b.arg(), &id]).ok();
+    let hierarchies = mounted_hierarchies();
+    for (mp, _) in &hierarchies {
+        let dir = std::path::Path::new(mp).join(&path);
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        // A new v1 cpuset cgroup has no cpus or mems until given some.
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            if let Ok(v) = std::fs::read_to_string(dir.join(file)) {
+                std::fs::write(dir.join("sub").join(file), v.trim()).unwrap();
+            }
+        }
+    }
+    let out = h
+        .run(&["exec", "--cgroup", "sub", &id, "cat", "/proc/self/cgroup"])
+        .ok();
+    assert_eq!(out.stdout.lines().count(), hierarchies.len(), "{out:?}");
+    for line in out.stdout.lines() {
+        assert!(line.ends_with(":/sub"), "not in the sub-cgroup: {line}");
+    }
+    let v1_memory = hierarchies
+        .iter()
+        .any(|(_, c)| c.split(',').any(|x| x == "memory"));
+    let out = h.run(&[
+        "exec",
+        "--cgroup",
+        "memory:sub",
+        &id,
+        "cat",
+        "/proc/self/cgroup",
+    ]);
+    if v1_memory {
+        let out = out.ok();
+        for line in out.stdout.lines() {
+            let want = if line
+                .split(':')
+                .nth(1)
+                .unwrap()
+                .split(',')
+                .any(|c| c == "memory")
+            {
+                ":/sub"
+            } else {
+                ":/"
+            };
+            assert!(line.ends_with(want), "{line} should end with {want}");
+        }
+    } else {
+        out.fails_with("cgroup v2 has a single hierarchy");
+    }
+    h.run(&["exec", "--cgroup", "../escape", &id, "echo", "ran"])
+        .fails_with(
+            "exec --cgroup \"../escape\": the path must stay inside the container's cgroup",
+        );
+    h.run(&["exec", "--cgroup", "missing", &id, "echo", "ran"])
+        .fails_with("does not exist");
+    h.run(&["delete", "--force", &id]).ok();
+    for (mp, _) in &hierarchies {
+        assert!(!std::path::Path::new(mp).join(&path).exists());
+    }
+    h.assert_gone(&id, &b, None);
+}
+
+/// A limit asked of a controller the host does not mount is refused: a
+/// limit asked for and not applied would be a silent gap.
+#[test]
+fn resources_of_a_missing_controller_fail_create() {
+    let net_cls_mounted = mounted_hierarchies()
+        .iter()
+        .any(|(_, c)| c.split(',').any(|x| x == "net_cls"));
+    assert!(
+        !net_cls_mounted,
+        "this test needs a host without the net_cls controller mounted"
+    );
+    let h = Hako::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|s| s["linux"]["resources"] = json!({"network": {"classID": 1048577}}));
+    let id = unique_id("netcls");
+    let unified = mounted_hierarchies().iter().all(|(_, c)| c.is_empty());
+    let needle = if unified {
+        "linux.resources.network (net_cls, net_prio) exists only on cgroup v1"
+    } else {
+        "linux.resources.network.classID: no net_cls controller on this host"
+    };
+    h.run(&["create", "--bundle", &b.arg(), &id])
+        .fails_with(needle);
+    h.assert_gone(&id, &b, None);
+
+    // A file the kernel does not have is reported missing, not as a
+    // permission problem.
+    let mut b = Bundle::sh("true");
+    b.edit(|s| s["linux"]["resources"] = json!({"unified": {"pids.nonexistent": "1"}}));
+    let id = unique_id("nofile");
+    h.run(&["create", "--bundle", &b.arg(), &id])
+        .fails_with("pids.nonexistent to \"1\": no such file or directory");
+    h.assert_gone(&id, &b, None);
+}

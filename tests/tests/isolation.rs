@@ -72,6 +72,28 @@ fn capability_sets() {
     assert!(out.stdout.contains("NoNewPrivs:\t1"));
 }
 
+/// runc's default spec asks for ambient capabilities without inheritable
+/// ones; the kernel cannot raise them, and like runc hako warns and runs
+/// the container rather than refusing a config straight from `runc spec`.
+#[test]
+fn ambient_capabilities_without_inheritable_ones_are_skipped_as_runc_does() {
+    let runc_caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+    let out = run_sh("grep -E '^Cap(Amb|Eff)' /proc/self/status", |s| {
+        s["process"]["capabilities"] = json!({
+            "bounding": runc_caps, "effective": runc_caps,
+            "permitted": runc_caps, "ambient": runc_caps
+        });
+    })
+    .ok();
+    assert!(out.stdout.contains("CapAmb:\t0000000000000000"), "{out:?}");
+    // CAP_KILL=5, CAP_NET_BIND_SERVICE=10, CAP_AUDIT_WRITE=29.
+    assert!(out.stdout.contains("CapEff:\t0000000020000420"), "{out:?}");
+    assert!(
+        out.stderr.contains("cannot raise ambient capability"),
+        "the skipped capabilities are reported: {out:?}"
+    );
+}
+
 #[test]
 fn root_keeps_the_bounding_set() {
     let out = run_sh("grep -E '^Cap(Bnd|Eff)' /proc/self/status", |_| {}).ok();
@@ -493,39 +515,177 @@ fn rootfs_given_as_absolute_path() {
     h.assert_gone(&id, &b, None);
 }
 
+/// A spec without a mount namespace shares the host's namespaces, yet runs
+/// in its own rootfs, as under runc, crun and youki: hako binds the rootfs
+/// in the host's mount namespace, init mounts inside that bind and
+/// chroots, masked and read-only paths still hold, and `delete` removes
+/// every mount it made.
 #[test]
-fn without_namespaces_the_container_shares_the_hosts_and_leaves_its_mounts_alone() {
+fn without_namespaces_the_container_runs_in_its_rootfs_and_leaves_no_mount() {
     let ns = ["mnt", "pid", "net", "ipc", "uts", "cgroup"];
     let mine: Vec<String> = ns.iter().map(|n| hako_tests::ns_of("self", n)).collect();
-    let mounts_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let script = ns
         .iter()
         .map(|n| format!("readlink /proc/self/ns/{n};"))
-        .collect::<String>();
-    let out = hako_tests::run_sh(&script, |s| {
-        s["linux"]["namespaces"] = json!([]);
-        s["linux"]["maskedPaths"] = json!([]);
-        s["linux"]["readonlyPaths"] = json!([]);
-        s.as_object_mut().unwrap().remove("hostname");
-    })
-    .ok();
-    let theirs: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(theirs, mine, "every namespace is inherited");
-    // The host's mount table is as it was: no pivot, no propagation change.
-    assert_eq!(
-        std::fs::read_to_string("/proc/self/mountinfo").unwrap(),
-        mounts_before
-    );
-
-    // Masking needs a mount namespace to be masked in.
+        .collect::<String>()
+        + "cat /marker; wc -c < /proc/timer_list; \
+           (echo 1 > /proc/sys/kernel/ns_last_pid) 2>/dev/null && echo sys-writable || echo sys-ro; \
+           ls / | tr '\\n' ' '";
     let h = hako_tests::Hako::new();
-    let mut b = hako_tests::Bundle::sh("true");
+    let mut b = hako_tests::Bundle::sh(&script);
     b.edit(|s| {
         s["linux"]["namespaces"] = json!([]);
         s.as_object_mut().unwrap().remove("hostname");
     });
+    std::fs::write(b.rootfs().join("marker"), "in the bundle's rootfs\n").unwrap();
     let id = hako_tests::unique_id("nomnt");
-    h.run(&["create", "--bundle", &b.arg(), &id])
-        .fails_with("linux.maskedPaths and linux.readonlyPaths need a mount namespace");
+    let out = h.run_bundle(&id, &b).ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        &lines[..ns.len()],
+        &mine[..],
+        "every namespace is inherited"
+    );
+    assert_eq!(lines[ns.len()], "in the bundle's rootfs", "{out:?}");
+    assert_eq!(
+        lines[ns.len() + 1].trim(),
+        "0",
+        "/proc/timer_list is masked"
+    );
+    assert_eq!(lines[ns.len() + 2], "sys-ro", "/proc/sys is read-only");
+    assert!(
+        !lines[ns.len() + 3].contains("work") && lines[ns.len() + 3].contains("marker"),
+        "/ is the rootfs, not the host's: {}",
+        lines[ns.len() + 3]
+    );
     h.assert_gone(&id, &b, None);
+    // Every mount made in the host's namespace is gone with the container
+    // (other tests mount in parallel: only this bundle's are compared).
+    assert_eq!(
+        hako_tests::host_mounts_under(b.path()),
+        Vec::<String>::new()
+    );
+}
+
+/// A rootfs that is a mount point already (podman's overlay) stays
+/// mounted after a container without a mount namespace is deleted: only
+/// hako's own bind goes.
+#[test]
+fn without_a_mount_namespace_only_hakos_bind_is_removed() {
+    let h = hako_tests::Hako::new();
+    let mut b = hako_tests::Bundle::sh("cat /marker");
+    b.edit(|s| {
+        s["linux"]["namespaces"] = json!([]);
+        s.as_object_mut().unwrap().remove("hostname");
+    });
+    let rootfs = b.rootfs();
+    nix::mount::mount(
+        Some(&rootfs),
+        &rootfs,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .unwrap();
+    std::fs::write(rootfs.join("marker"), "kept\n").unwrap();
+    let before = hako_tests::host_mounts_under(&rootfs);
+    let id = hako_tests::unique_id("nomntbind");
+    let out = h.run(&["create", "--bundle", &b.arg(), &id]).ok();
+    let during = hako_tests::host_mounts_under(&rootfs);
+    assert!(
+        during.len() > before.len(),
+        "init mounted inside the bind: {out:?}"
+    );
+    // Nothing is stacked on the host's own root.
+    let on_root = |info: &str| {
+        info.lines()
+            .filter(|l| l.split(' ').nth(4) == Some("/"))
+            .count()
+    };
+    assert_eq!(
+        on_root(&std::fs::read_to_string("/proc/self/mountinfo").unwrap()),
+        1,
+        "a mount was stacked on the host's /"
+    );
+    h.run(&["start", &id]).ok();
+    h.run(&["delete", "--force", &id]).ok();
+    let after = hako_tests::host_mounts_under(&rootfs);
+    nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH).unwrap();
+    assert_eq!(after, before, "the caller's own mount of the rootfs stays");
+    h.assert_gone(&id, &b, None);
+}
+
+/// `linux.timeOffsets` in a new time namespace, with and without a new
+/// user namespace (the offsets are written by a process holding
+/// CAP_SYS_TIME in the user namespace that owns the time namespace), and
+/// an exec'd process sees the same clocks as init.
+#[test]
+fn time_offsets_with_and_without_a_user_namespace_and_for_exec() {
+    const DAYS_400: u64 = 400 * 86400;
+    for userns in [false, true] {
+        let h = Hako::new();
+        let mut b = Bundle::busybox(&["sleep", "1000"]);
+        b.edit(|s| {
+            let ns = s["linux"]["namespaces"].as_array_mut().unwrap();
+            ns.push(json!({"type": "time"}));
+            s["linux"]["timeOffsets"] = json!({
+                "boottime": {"secs": DAYS_400, "nanosecs": 0},
+                "monotonic": {"secs": DAYS_400, "nanosecs": 0}
+            });
+            if userns {
+                s["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"type": "user"}));
+                s["linux"]["uidMappings"] =
+                    json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+                s["linux"]["gidMappings"] =
+                    json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+                // A user-namespaced root may not mount the host's cgroups.
+                s["mounts"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|m| m["type"] != "cgroup");
+            }
+        });
+        let id = unique_id(if userns { "timeuser" } else { "time" });
+        h.run(&["run", "-d", "--bundle", &b.arg(), &id]).ok();
+        let init_pid = h.pid(&id);
+        // init's own view, read from the host.
+        let offsets = std::fs::read_to_string(format!("/proc/{init_pid}/timens_offsets")).unwrap();
+        let offsets: Vec<Vec<&str>> = offsets
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let days = DAYS_400.to_string();
+        for clock in ["monotonic", "boottime"] {
+            assert!(
+                offsets.contains(&vec![clock, days.as_str(), "0"]),
+                "userns {userns}: {offsets:?}"
+            );
+        }
+        assert_eq!(
+            ns_of(&init_pid.to_string(), "time"),
+            ns_of(&init_pid.to_string(), "time_for_children")
+        );
+        // An exec'd process: the same namespace, so the same clocks.
+        let out = h
+            .run(&[
+                "exec",
+                &id,
+                "sh",
+                "-c",
+                "readlink /proc/self/ns/time; cut -d. -f1 /proc/uptime",
+            ])
+            .ok();
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines[0], ns_of(&init_pid.to_string(), "time"), "{out:?}");
+        let uptime: u64 = lines[1].parse().unwrap();
+        assert!(
+            uptime >= DAYS_400,
+            "userns {userns}: uptime {uptime} lacks the offset"
+        );
+        h.run(&["delete", "--force", &id]).ok();
+        h.assert_gone(&id, &b, None);
+    }
 }

@@ -50,6 +50,37 @@ fn pids_limit_stops_a_fork_loop() {
     assert!(out.stderr.contains("fork"), "{out:?}");
 }
 
+/// Only the container's own processes count against its pids limit: with
+/// `pids.max` 1 the container runs (hako's set-up processes are gone
+/// before the limit is set, as under runc), and its one process cannot
+/// fork.
+#[test]
+fn a_pids_limit_of_one_runs_the_container_and_stops_its_forks() {
+    let out = run_sh("echo ok; /bin/true && echo forked", |s| {
+        s["linux"]["resources"] = json!({"pids": {"limit": 1}})
+    });
+    assert_eq!(out.stdout, "ok\n", "{out:?}");
+    assert!(out.stderr.contains("can't fork"), "{out:?}");
+}
+
+/// A memory limit below what set-up already uses is refused with the
+/// usage named (cgroup v1 answers EBUSY), and nothing is left behind.
+#[test]
+fn a_memory_limit_below_current_usage_fails_create_clearly() {
+    let h = Hako::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|s| s["linux"]["resources"] = json!({"memory": {"limit": 1}}));
+    let id = unique_id("mem1");
+    let out = h.run(&["create", "--bundle", &b.arg(), &id]);
+    let v1 = std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists();
+    if v1 {
+        out.fails_with("unable to set memory limit to 1 (current usage: ");
+    } else {
+        out.fails_with("container init was OOM-killed (memory limit too low?)");
+    }
+    h.assert_gone(&id, &b, None);
+}
+
 #[test]
 fn memory_limit_kills_a_hog() {
     // 64 MiB limit, no swap beyond it, a 200 MiB allocation.
@@ -105,4 +136,33 @@ fn bad_resources_fail_create() {
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("swappiness"), "{out:?}");
     h.assert_gone(&id, &b, None);
+}
+
+/// `hugepageLimits` is enforced wherever the host has the hugetlb
+/// controller: on a hybrid host that is the cgroup2 tree, which hako uses
+/// for it. The container may take one 2 MB page and is refused a second,
+/// with pages free on the host.
+#[test]
+fn hugetlb_limits_are_enforced() {
+    let nr = std::path::Path::new("/proc/sys/vm/nr_hugepages");
+    let before: u64 = std::fs::read_to_string(nr).unwrap().trim().parse().unwrap();
+    std::fs::write(nr, (before + 4).to_string()).unwrap();
+    let out = run_sh(
+        "fallocate -l 2M /hp/a && echo first-page; fallocate -l 2M /hp/b && echo second-page || echo refused",
+        |s| {
+            s["linux"]["resources"] =
+                json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 2097152}]});
+            s["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"destination": "/hp", "type": "hugetlbfs", "source": "none"}));
+        },
+    );
+    std::fs::write(nr, before.to_string()).unwrap();
+    let out = out.ok();
+    assert!(
+        out.stdout.starts_with("first-page\nrefused\n"),
+        "the second huge page must be refused: {out:?}"
+    );
+    assert!(out.stderr.contains("No space left on device"), "{out:?}");
 }

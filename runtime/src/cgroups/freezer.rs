@@ -49,7 +49,7 @@ pub fn freeze(set: &CgroupSet) -> crate::error::Result<()> {
     use crate::error::Context;
     let (file, frozen, _) = control(set)
         .ok_or_else(|| crate::error::Error::invalid("the container has no freezer cgroup"))?;
-    std::fs::write(&file, frozen).ctx(|| format!("writing {}", file.display()))?;
+    super::file::write(&file, frozen).ctx(|| format!("writing {}", file.display()))?;
     // v1 passes through FREEZING; wait for the kernel to finish.
     for _ in 0..1000 {
         if is_frozen_settled(set) {
@@ -84,5 +84,5 @@ pub fn thaw(set: &CgroupSet) -> crate::error::Result<()> {
     if !file.exists() {
         return Ok(());
     }
-    std::fs::write(&file, thawed).ctx(|| format!("writing {}", file.display()))
+    super::file::write(&file, thawed).ctx(|| format!("writing {}", file.display()))
 }

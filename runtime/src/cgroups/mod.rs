@@ -5,12 +5,14 @@
 //! Resource limits, freezing and statistics build on [`CgroupSet`], which
 //! holds one directory per hierarchy and knows each one's version.
 
+pub mod file;
 pub mod freezer;
 pub mod hierarchy;
 pub mod path;
 pub mod resources;
 pub mod set;
 pub mod stats;
+pub mod sub;
 
 pub use hierarchy::{Hierarchy, Layout, Version};
 pub use path::CgroupsPath;

@@ -127,7 +127,7 @@ impl CgroupSet {
     pub fn join(&self, pid: i32) -> Result<()> {
         for dir in &self.dirs {
             let procs = dir.path.join("cgroup.procs");
-            std::fs::write(&procs, pid.to_string())
+            super::file::write(&procs, &pid.to_string())
                 .ctx(|| format!("joining cgroup {}", procs.display()))?;
         }
         Ok(())

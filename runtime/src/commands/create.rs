@@ -74,10 +74,15 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
         dir: Some(dir),
         cgroups: None,
         pid: None,
+        host_bind: false,
     };
     let dir = guard.dir.as_ref().expect("set above");
     nix::unistd::mkfifo(&dir.fifo(), Mode::from_bits_truncate(0o600))
         .ctx(|| format!("creating {}", dir.fifo().display()))?;
+    if !namespaces.has(oci_spec::runtime::LinuxNamespaceType::Mount) {
+        guard.host_bind = true;
+        crate::rootfs::host_bind::bind(&bundle.rootfs, dir.path())?;
+    }
     let spec_cgroups = bundle
         .spec
         .linux()
@@ -103,7 +108,7 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
     guard.cgroups = Some(cgroups.clone());
     cgroups.create(ctx.rootless)?;
     guard.cgroups = Some(cgroups.clone());
-    apply_resources(ctx, &bundle, &cgroups)?;
+    let resources = plan_resources(ctx, &bundle, &cgroups)?;
     dir.save_spec(&bundle.spec)?;
 
     let gate = crate::process::init::StartGate::open(&dir.fifo())?;
@@ -123,11 +128,14 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
         module_cache: ctx.module_cache.clone(),
         idmapped_mounts,
     };
-    let launched = launcher::launch(&cfg);
+    // Limits go on once init is the cgroup's only process (launcher).
+    let launched = launcher::launch(&cfg, &mut |_| {
+        apply_resources(ctx, resources.as_ref(), &cfg.cgroups)
+    });
     // hako's copy of the fifo must go: `start` detects a dead init by the
     // fifo having no reader.
     drop(cfg.gate.take());
-    let pid = launched?;
+    let pid = launched.map_err(|e| explain_oom(e, &cfg.cgroups))?;
     guard.pid = Some(pid);
     let state = ContainerState {
         id: args.id.clone(),
@@ -191,8 +199,15 @@ fn check(bundle: &Bundle) -> Result<NamespacePlan> {
     Ok(NamespacePlan::from_spec(spec))
 }
 
-/// Limits and device rules, before any process joins the cgroup.
-fn apply_resources(ctx: &Ctx, bundle: &Bundle, cgroups: &CgroupSet) -> Result<()> {
+/// What `linux.resources` asks of this host, planned before anything is
+/// started so that a limit the host cannot apply fails `create` early.
+/// Rootless, only delegated cgroups can take limits: a failure is a
+/// warning and nothing is applied.
+fn plan_resources(
+    ctx: &Ctx,
+    bundle: &Bundle,
+    cgroups: &CgroupSet,
+) -> Result<Option<crate::cgroups::resources::Planned>> {
     let resources = bundle
         .spec
         .linux()
@@ -200,18 +215,48 @@ fn apply_resources(ctx: &Ctx, bundle: &Bundle, cgroups: &CgroupSet) -> Result<()
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
     let rules = crate::cgroups::resources::devices::rules(&bundle.spec)?;
-    let result = crate::cgroups::resources::apply(
+    match crate::cgroups::resources::Planned::new(
         cgroups,
         &resources,
-        (!ctx.rootless).then_some(rules.as_slice()),
-    );
-    match result {
-        // Rootless: only delegated cgroups can take limits.
+        (!ctx.rootless).then_some(rules),
+    ) {
+        Ok(planned) => Ok(Some(planned)),
+        Err(e) if ctx.rootless => {
+            tracing::warn!("rootless: resource limits not applied: {e}");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes the planned limits and device rules, once init is in the cgroup
+/// and the processes that set it up are gone.
+fn apply_resources(
+    ctx: &Ctx,
+    planned: Option<&crate::cgroups::resources::Planned>,
+    cgroups: &CgroupSet,
+) -> Result<()> {
+    let Some(planned) = planned else {
+        return Ok(());
+    };
+    match planned.apply(cgroups) {
         Err(e) if ctx.rootless => {
             tracing::warn!("rootless: resource limits not applied: {e}");
             Ok(())
         }
         other => other,
+    }
+}
+
+/// A set-up process the OOM killer ended (a memory limit below what init
+/// needs, on cgroup v2 where the kernel takes the limit and then kills)
+/// is named as such, as runc names it.
+fn explain_oom(e: Error, cgroups: &CgroupSet) -> Error {
+    match (&e, crate::cgroups::stats::oom_kills(cgroups)) {
+        (Error::Child(_), Some(n)) if n > 0 => {
+            Error::Child("container init was OOM-killed (memory limit too low?)".into())
+        }
+        _ => e,
     }
 }
 
@@ -284,12 +329,15 @@ struct Guard {
     dir: Option<ContainerDir>,
     cgroups: Option<CgroupSet>,
     pid: Option<i32>,
+    /// Whether the rootfs was bound in the host's mount namespace.
+    host_bind: bool,
 }
 
 impl Guard {
     fn disarm(mut self) -> ContainerDir {
         self.cgroups = None;
         self.pid = None;
+        self.host_bind = false;
         self.dir.take().expect("guard holds the directory")
     }
 }
@@ -307,6 +355,11 @@ impl Drop for Guard {
             }
         }
         if let Some(dir) = self.dir.take() {
+            if self.host_bind {
+                if let Err(e) = crate::rootfs::host_bind::release(dir.path()) {
+                    tracing::warn!("cleaning up after a failed create: {e}");
+                }
+            }
             if let Err(e) = dir.destroy() {
                 tracing::warn!("cleaning up after a failed create: {e}");
             }

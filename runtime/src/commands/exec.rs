@@ -38,6 +38,12 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
     }
     let process = process_for(args, &spec)?;
     check_tuning(&process, &spec)?;
+    let requests = args
+        .cgroup
+        .iter()
+        .map(|a| crate::cgroups::sub::parse(a))
+        .collect::<Result<Vec<_>>>()?;
+    let cgroups = crate::cgroups::sub::apply(&state.cgroups, &requests)?;
     crate::engines::preload(&crate::spec::annotations(&spec), &ctx.options)?;
     let terminal = process.terminal().unwrap_or(false);
     if terminal && args.console_socket.is_none() && args.detach {
@@ -62,7 +68,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
         init_pid: state.pid,
         process,
         spec,
-        cgroups: state.cgroups.clone(),
+        cgroups,
         console_socket,
         preserved_fds: args.preserve_fds as i32,
         options: ctx.options.clone(),
@@ -96,7 +102,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
 /// command and the flags' changes.
 pub fn process_for(args: &ExecArgs, spec: &oci_spec::runtime::Spec) -> Result<Process> {
     if let Some(path) = &args.process {
-        let raw = std::fs::read(path).ctx(|| format!("reading {}", path.display()))?;
+        let raw = crate::spec::read_json_file(path)?;
         let p: Process = crate::spec::parse_process(&raw)
             .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
         if p.args().as_deref().unwrap_or_default().is_empty() {

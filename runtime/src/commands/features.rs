@@ -40,6 +40,8 @@ pub fn document() -> Value {
             "io.hako.version": env!("CARGO_PKG_VERSION"),
             "io.hako.commit": crate::version::COMMIT,
             "io.hako.wasm.engines": engines.join(","),
+            // runc's `exec --cgroup [controller:]path`.
+            "io.hako.exec.cgroup": "true",
         },
         "potentiallyUnsafeConfigAnnotations": ["run.oci.handler", "module.wasm.image/variant", "io.hako."]
     })
@@ -49,6 +51,6 @@ pub fn document() -> Value {
 pub fn run() -> Result<()> {
     let text = serde_json::to_string_pretty(&document())
         .map_err(|e| Error::invalid(format!("encoding features: {e}")))?;
-    println!("{text}");
+    crate::output::print(&format!("{text}\n"));
     Ok(())
 }

@@ -27,6 +27,9 @@ pub enum Message {
     IdsMapped,
     /// intermediate → hako: container init's pid in hako's pid namespace.
     InitPid(i32),
+    /// hako → init: the intermediate is gone and `linux.resources` are
+    /// written; init may start building the container.
+    ResourcesApplied,
     /// init → hako: mounts are done; run the prestart and createRuntime
     /// hooks (in hako's namespaces) and answer [`Message::HooksDone`].
     RunHooks,

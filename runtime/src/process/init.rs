@@ -77,6 +77,17 @@ pub fn wait_for_start(fd: &OwnedFd) -> Result<()> {
 /// Runs in container init. Returns only on a set-up failure; otherwise
 /// the process ends with the workload.
 pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
+    // Nothing is built before the cgroup's limits and device rules are in
+    // place (hako writes them once the intermediate is gone).
+    match channel.recv()? {
+        Some(Message::ResourcesApplied) => {}
+        // hako reports its own failure.
+        _ => {
+            return Err(Error::Child(
+                "the container's resources were not applied".into(),
+            ))
+        }
+    }
     let mut hako_fds = vec![channel.raw_fd()];
     hako_fds.extend(cfg.console_socket.as_ref().map(|s| s.as_raw_fd()));
     let gate = cfg
@@ -130,6 +141,10 @@ fn setup(
     // The filesystem. umask 0 so modes in the spec are taken literally.
     nix::sys::stat::umask(Mode::empty());
     let sys = LinuxSyscall;
+    // Without a mount namespace of its own (none in linux.namespaces, not
+    // even a joined one) the container's mounts are made in the host's,
+    // inside the rootfs bind hako made (rootfs::host_bind).
+    let own_mounts = plan.has(LinuxNamespaceType::Mount);
     let rootfs_cfg = RootfsConfig {
         spec,
         rootfs: &cfg.bundle.rootfs,
@@ -138,21 +153,11 @@ fn setup(
         cgroup_ns: plan.has(LinuxNamespaceType::Cgroup),
         user_ns: plan.has(LinuxNamespaceType::User),
         idmapped: &cfg.idmapped_mounts,
+        own_mount_ns: own_mounts,
     };
-    // Without a mount namespace of its own (none in linux.namespaces, not
-    // even a joined one) the container shares the runtime's filesystem,
-    // as the runtime spec says and runc does: hako must not touch it.
-    let own_mounts = plan.has(LinuxNamespaceType::Mount);
-    let prepared_fs = if own_mounts {
-        Some(rootfs::prepare(&sys, &rootfs_cfg)?)
-    } else {
-        tracing::debug!("no mount namespace: root, mounts and /dev are the host's");
-        None
-    };
+    let prepared_fs = rootfs::prepare(&sys, &rootfs_cfg)?;
     run_create_hooks(cfg, channel)?;
-    if own_mounts {
-        rootfs::enter(&sys, &cfg.bundle.rootfs, cfg.no_pivot)?;
-    }
+    rootfs::enter(&sys, &cfg.bundle.rootfs, cfg.no_pivot, own_mounts)?;
     crate::sysctl::apply(spec)?;
     if process.terminal().unwrap_or(false) {
         let socket = cfg.console_socket.as_ref().ok_or_else(|| {
@@ -162,10 +167,10 @@ fn setup(
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        console::setup(&sys, socket, size, own_mounts)?;
+        console::setup(&sys, socket, size, true)?;
     }
-    if let Some(prepared_fs) = &prepared_fs {
-        rootfs::finalize(&sys, spec, Path::new("/"), prepared_fs)?;
+    rootfs::finalize(&sys, spec, Path::new("/"), &prepared_fs)?;
+    if own_mounts {
         rootfs::apply_root_propagation(&sys, spec)?;
     }
 

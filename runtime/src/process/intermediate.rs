@@ -25,11 +25,6 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
     // open /proc/<pid>/exe — the hako binary — or ptrace them
     // (CVE-2019-5736). An in-process wasm guest stays non-dumpable.
     nix::sys::prctl::set_dumpable(false).ctx(|| "making container set-up non-dumpable".into())?;
-    // Not dumpable until the workload execs (which resets it): while this
-    // process and init run hako's code, no process of the container can
-    // open /proc/<pid>/exe — the hako binary — or ptrace them
-    // (CVE-2019-5736). An in-process wasm guest stays non-dumpable.
-    nix::sys::prctl::set_dumpable(false).ctx(|| "making container set-up non-dumpable".into())?;
     // Drop everything hako had open (the state lock among them) except the
     // channel, the console socket and the log.
     let mut keep = vec![channel.raw_fd()];
@@ -78,8 +73,7 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
     }
     if plan.creates(LinuxNamespaceType::Time) {
         if let Some(offsets) = plan::time_offsets(&cfg.bundle.spec) {
-            std::fs::write("/proc/self/timens_offsets", offsets)
-                .ctx(|| "writing linux.timeOffsets".into())?;
+            write_time_offsets(&offsets)?;
         }
     }
     // SAFETY: this process is single-threaded.
@@ -90,6 +84,23 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
         }
         ForkResult::Parent { child } => channel.send(&Message::InitPid(child.as_raw())),
     }
+}
+
+/// Writes the new time namespace's offsets, before init (its first
+/// member) exists. The file is writable only by its owner, and a
+/// non-dumpable process's /proc files belong to the host's root, which a
+/// new user namespace does not map: for the write this process is
+/// dumpable, so the file is its own and the namespace's CAP_SYS_TIME,
+/// which it holds as root of the user namespace owning the new time
+/// namespace, is what the kernel checks. Nothing of the container runs
+/// yet that could use the moment.
+fn write_time_offsets(offsets: &str) -> Result<()> {
+    nix::sys::prctl::set_dumpable(true)
+        .ctx(|| "making the intermediate dumpable for its time offsets".into())?;
+    let written = std::fs::write("/proc/self/timens_offsets", offsets)
+        .ctx(|| "writing linux.timeOffsets".into());
+    nix::sys::prctl::set_dumpable(false).ctx(|| "making container set-up non-dumpable".into())?;
+    written
 }
 
 fn path_of(plan: &crate::namespaces::NamespacePlan, typ: LinuxNamespaceType) -> String {

@@ -6,8 +6,16 @@
 //!      │  ◀─ MapIds ──────  │ (new user namespace)       │
 //!      │  ── IdsMapped ──▶  │                            │
 //!      │  ◀─ InitPid(n) ──  │ exits                      │
+//!  reap, apply linux.resources                             │ (waits)
+//!      │  ── ResourcesApplied ─────────────────────────▶ │ builds the container
 //!      │  ◀──────────────────────── Ready / Error(msg) ──│ waits on exec.fifo
 //! ```
+//!
+//! `linux.resources` are written once the intermediate is gone and init
+//! is the cgroup's only process, as runc does: a `pids.max` of 1 must not
+//! count hako's own set-up processes, and a memory limit below what init
+//! already uses is refused by the kernel with a clear answer instead of
+//! killing set-up half-way.
 
 use std::os::fd::OwnedFd;
 
@@ -83,8 +91,9 @@ pub fn exit_child(code: i32) -> ! {
 }
 
 /// Creates the container's processes; returns init's pid once init is
-/// ready and waiting for `start`.
-pub fn launch(cfg: &InitConfig) -> Result<i32> {
+/// ready and waiting for `start`. `on_init` runs with init's pid once the
+/// intermediate process is reaped, before any runtime hook.
+pub fn launch(cfg: &InitConfig, on_init: &mut dyn FnMut(i32) -> Result<()>) -> Result<i32> {
     let (parent, child) = Channel::pair()?;
     // SAFETY: hako is single-threaded here, so the child may run any code.
     match unsafe { fork() }.map_err(|e| Error::Sys {
@@ -101,12 +110,8 @@ pub fn launch(cfg: &InitConfig) -> Result<i32> {
             let mut session = Session {
                 intermediate: Some(pid),
                 init: None,
-                hooks_pending: false,
-                net_devices_pending: false,
-                ready_pending: false,
-                seccomp_pending: None,
             };
-            match session.serve(cfg, &parent) {
+            match session.serve(cfg, &parent, on_init) {
                 Ok(init) => Ok(init),
                 Err(e) => {
                     session.abort();
@@ -117,13 +122,12 @@ pub fn launch(cfg: &InitConfig) -> Result<i32> {
     }
 }
 
+/// The processes of one launch. Init waits for `ResourcesApplied`, which
+/// hako sends only after `InitPid`, so no request of init's can arrive
+/// before its pid is known.
 struct Session {
     intermediate: Option<Pid>,
     init: Option<Pid>,
-    hooks_pending: bool,
-    net_devices_pending: bool,
-    ready_pending: bool,
-    seccomp_pending: Option<OwnedFd>,
 }
 
 impl Session {
@@ -140,15 +144,18 @@ impl Session {
     /// `linux.netDevices`, into init's network namespace, on init's
     /// request: init waits, so its sysctls and hooks see the devices.
     fn move_net_devices(&self, cfg: &InitConfig, channel: &Channel) -> Result<()> {
-        let pid = self
-            .init
-            .ok_or_else(|| Error::invalid("network devices requested before init's pid"))?;
+        let pid = self.init_pid()?;
         let moves = crate::net::devices::plan(&cfg.bundle.spec).map_err(Error::invalid)?;
         crate::net::devices::move_into(&moves, pid.as_raw())?;
         channel.send(&Message::NetDevicesMoved)
     }
 
-    fn serve(&mut self, cfg: &InitConfig, channel: &Channel) -> Result<i32> {
+    fn serve(
+        &mut self,
+        cfg: &InitConfig,
+        channel: &Channel,
+        on_init: &mut dyn FnMut(i32) -> Result<()>,
+    ) -> Result<i32> {
         loop {
             let (msg, fd) = match channel.recv_fd()? {
                 Some((m, fd)) => (Some(m), fd),
@@ -168,13 +175,7 @@ impl Session {
                     let fd = fd.ok_or_else(|| {
                         Error::invalid("seccomp notify message without a descriptor")
                     })?;
-                    // The agent's state names init's pid, which may not
-                    // have arrived yet.
-                    if self.init.is_some() {
-                        self.forward_seccomp(cfg, fd)?;
-                    } else {
-                        self.seccomp_pending = Some(fd);
-                    }
+                    self.forward_seccomp(cfg, fd)?;
                 }
                 Some(Message::MapIds) => {
                     let pid = self.intermediate.ok_or_else(|| {
@@ -193,32 +194,12 @@ impl Session {
                 Some(Message::InitPid(pid)) => {
                     self.init = Some(Pid::from_raw(pid));
                     self.reap_intermediate()?;
-                    if std::mem::take(&mut self.net_devices_pending) {
-                        self.move_net_devices(cfg, channel)?;
-                    }
-                    if std::mem::take(&mut self.hooks_pending) {
-                        self.run_hooks(cfg, channel)?;
-                    }
-                    if let Some(fd) = self.seccomp_pending.take() {
-                        self.forward_seccomp(cfg, fd)?;
-                    }
-                    if self.ready_pending {
-                        return Ok(pid);
-                    }
-                }
-                // Init and the intermediate share the channel: the request
-                // may overtake init's pid, which the hooks need.
-                Some(Message::MoveNetDevices) if self.init.is_none() => {
-                    self.net_devices_pending = true
+                    on_init(pid)?;
+                    channel.send(&Message::ResourcesApplied)?;
                 }
                 Some(Message::MoveNetDevices) => self.move_net_devices(cfg, channel)?,
-                Some(Message::RunHooks) if self.init.is_none() => self.hooks_pending = true,
                 Some(Message::RunHooks) => self.run_hooks(cfg, channel)?,
-                // Ready may overtake the pid the same way.
-                Some(Message::Ready) => match self.init {
-                    Some(pid) => return Ok(pid.as_raw()),
-                    None => self.ready_pending = true,
-                },
+                Some(Message::Ready) => return self.init_pid().map(Pid::as_raw),
                 Some(Message::Error(msg)) => return Err(Error::Child(msg)),
                 Some(other) => {
                     return Err(Error::invalid(format!("unexpected sync message {other:?}")))
@@ -257,6 +238,12 @@ impl Session {
                     .into(),
                 errno: e,
             })
+    }
+
+    /// Init's pid; every message of init's comes after it.
+    fn init_pid(&self) -> Result<Pid> {
+        self.init
+            .ok_or_else(|| Error::invalid("a message from init before its pid"))
     }
 
     fn reap_intermediate(&mut self) -> Result<()> {

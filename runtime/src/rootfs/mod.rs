@@ -3,13 +3,17 @@
 //! [`prepare`] runs in container init's new mount namespace before the
 //! root changes: it stops mount propagation to the host, turns the rootfs
 //! into a mount point, applies `mounts[]` in order and populates `/dev`.
-//! [`enter`] switches the root (pivot_root, or chroot with `--no-pivot`).
+//! Without a mount namespace of its own, hako has already bound the rootfs
+//! in the host's namespace ([`host_bind`]) and propagation is left alone.
+//! [`enter`] switches the root (pivot_root, or chroot with `--no-pivot` or
+//! without a mount namespace).
 //! [`finalize`] runs inside the new root: read-only and masked paths, then
 //! a read-only `/` if `root.readonly`.
 
 pub mod cgroup_mount;
 pub mod copyup;
 pub mod devices;
+pub mod host_bind;
 pub mod idmapped;
 pub mod mounts;
 pub mod options;
@@ -44,6 +48,10 @@ pub struct RootfsConfig<'a> {
     pub user_ns: bool,
     /// Id-mapped mounts hako prepared, by index in `mounts`.
     pub idmapped: &'a [(usize, std::os::fd::OwnedFd)],
+    /// Whether the container has a mount namespace of its own; without
+    /// one, hako bound the rootfs already and the host's propagation
+    /// must not change.
+    pub own_mount_ns: bool,
 }
 
 /// What [`prepare`] leaves for [`finalize`].
@@ -73,18 +81,20 @@ pub fn root_propagation(spec: &Spec) -> MsFlags {
 
 /// Everything before the root changes.
 pub fn prepare(sys: &dyn Syscall, cfg: &RootfsConfig<'_>) -> Result<Prepared> {
-    let propagation = root_propagation(cfg.spec);
-    sys.mount(None, Path::new("/"), None, propagation, None)
-        .ctx(|| "setting the propagation of /".into())?;
-    make_parent_private(sys, cfg.rootfs)?;
-    sys.mount(
-        Some(cfg.rootfs),
-        cfg.rootfs,
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None,
-    )
-    .ctx(|| format!("binding rootfs {} onto itself", cfg.rootfs.display()))?;
+    if cfg.own_mount_ns {
+        let propagation = root_propagation(cfg.spec);
+        sys.mount(None, Path::new("/"), None, propagation, None)
+            .ctx(|| "setting the propagation of /".into())?;
+        make_parent_private(sys, cfg.rootfs)?;
+        sys.mount(
+            Some(cfg.rootfs),
+            cfg.rootfs,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )
+        .ctx(|| format!("binding rootfs {} onto itself", cfg.rootfs.display()))?;
+    }
     // Opened after the bind so that it names the new mount.
     let root = SafeRoot::open(cfg.rootfs)?;
     let mut prepared = Prepared::default();
@@ -138,9 +148,13 @@ fn make_parent_private(sys: &dyn Syscall, rootfs: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Changes the root to the rootfs.
-pub fn enter(sys: &dyn Syscall, rootfs: &Path, no_pivot: bool) -> Result<()> {
-    if no_pivot {
+/// Changes the root to the rootfs: pivot_root, or chroot with
+/// `--no-pivot`. In the host's mount namespace only a chroot in place is
+/// possible: a pivot, or a move over `/`, would change the host's root.
+pub fn enter(sys: &dyn Syscall, rootfs: &Path, no_pivot: bool, own_mount_ns: bool) -> Result<()> {
+    if !own_mount_ns {
+        pivot::chroot_in_place(sys, rootfs)
+    } else if no_pivot {
         pivot::chroot(sys, rootfs)
     } else {
         pivot::pivot_root(sys, rootfs)

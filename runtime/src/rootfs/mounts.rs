@@ -79,10 +79,29 @@ pub fn check_resolved_target(target: &OwnedFd, dest: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a filesystem mount (anything but a bind) whose destination
+/// already exists in the rootfs as something other than a directory. A
+/// symlink there would carry proc, sysfs or a tmpfs to wherever the image
+/// points it, past the checks made on the destination's name; runc refuses
+/// it with the same words.
+pub fn check_ordinary_directory(root: &SafeRoot, dest: &Path, fstype: &str) -> Result<()> {
+    if dest == Path::new("/") {
+        return Ok(());
+    }
+    let (parent, name) = root.parent_of(dest)?;
+    match nix::sys::stat::fstatat(&parent, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) if st.st_mode & libc::S_IFMT != libc::S_IFDIR => Err(Error::invalid(format!(
+            "filesystem {fstype:?} must be mounted on ordinary directory"
+        ))),
+        Ok(_) | Err(Errno::ENOENT) => Ok(()),
+        Err(e) => Err(e).ctx(|| format!("inspecting mount destination {}", dest.display())),
+    }
+}
+
 /// Mount data with `linux.mountLabel` as the SELinux context of the new
 /// filesystem (as runc does for every mount but proc and sysfs, which
-/// carry their own labels). `create` refuses a mountLabel on a host
-/// without SELinux, so a label here is one the kernel understands.
+/// carry their own labels). Callers pass a label only when SELinux is
+/// enabled: elsewhere the kernel would refuse the `context=` option.
 pub fn labelled_data(data: &str, label: Option<&str>, fstype: &str) -> String {
     let Some(label) = label.filter(|l| !l.is_empty()) else {
         return data.to_string();
@@ -141,6 +160,9 @@ pub fn mount_one(
     let mut opts =
         options::parse(m.options().as_deref().unwrap_or_default()).map_err(Error::invalid)?;
     check_proc_destination(&dest, fstype).map_err(Error::invalid)?;
+    if !(opts.is_bind() || fstype == "bind") {
+        check_ordinary_directory(root, &dest, fstype)?;
+    }
 
     if fstype == "cgroup" || fstype == "cgroup2" {
         super::cgroup_mount::mount(sys, root, cfg, &dest, fstype, &opts)?;
@@ -162,7 +184,8 @@ pub fn mount_one(
             .spec
             .linux()
             .as_ref()
-            .and_then(|l| l.mount_label().as_deref());
+            .and_then(|l| l.mount_label().as_deref())
+            .filter(|_| crate::lsm::selinux_enabled());
         let data = labelled_data(&opts.data_string(), label, fstype);
         let original = if opts.copy_up && fstype == "tmpfs" {
             Some(copyup::open_original(&target)?)

@@ -46,3 +46,14 @@ pub fn chroot(sys: &dyn Syscall, rootfs: &Path) -> Result<()> {
         .ctx(|| format!("chroot to {}", rootfs.display()))?;
     sys.chdir(Path::new("/")).ctx(|| "chdir to /".into())
 }
+
+/// A container without a mount namespace of its own: chroot into the
+/// rootfs where it is. Moving it over `/` (as [`chroot`] does) would
+/// stack the container's rootfs on the host's own root.
+pub fn chroot_in_place(sys: &dyn Syscall, rootfs: &Path) -> Result<()> {
+    sys.chdir(rootfs)
+        .ctx(|| format!("chdir to rootfs {}", rootfs.display()))?;
+    sys.chroot(Path::new("."))
+        .ctx(|| format!("chroot to {}", rootfs.display()))?;
+    sys.chdir(Path::new("/")).ctx(|| "chdir to /".into())
+}

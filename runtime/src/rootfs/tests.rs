@@ -76,6 +76,7 @@ fn cfg<'a>(f: &'a Fixture, spec: &'a Spec, cgroup_ns: bool, user_ns: bool) -> Ro
         cgroup_ns,
         user_ns,
         idmapped: &[],
+        own_mount_ns: true,
     }
 }
 
@@ -355,7 +356,7 @@ fn finalize_masks_and_protects() {
 #[test]
 fn pivot_sequence() {
     let sys = RecordingSyscall::default();
-    enter(&sys, Path::new("/r"), false).unwrap();
+    enter(&sys, Path::new("/r"), false, true).unwrap();
     assert_eq!(sys.calls()[0], Call::Chdir { path: "/r".into() });
     assert_eq!(
         sys.calls()[1],
@@ -367,8 +368,19 @@ fn pivot_sequence() {
     assert!(matches!(sys.calls()[3], Call::Mount { .. }));
     assert!(matches!(sys.calls()[4], Call::Umount { .. }));
     let sys = RecordingSyscall::default();
-    enter(&sys, Path::new("/r"), true).unwrap();
+    enter(&sys, Path::new("/r"), true, true).unwrap();
     assert!(sys.calls().contains(&Call::Chroot { path: ".".into() }));
+    // In the host's mount namespace a pivot would move the host's root.
+    let sys = RecordingSyscall::default();
+    enter(&sys, Path::new("/r"), false, false).unwrap();
+    assert!(sys.calls().contains(&Call::Chroot { path: ".".into() }));
+    assert!(
+        !sys.calls()
+            .iter()
+            .any(|c| matches!(c, Call::PivotRoot { .. } | Call::Mount { .. })),
+        "nothing may be pivoted or moved in the host's namespace: {:?}",
+        sys.calls()
+    );
 }
 
 #[test]
@@ -392,4 +404,43 @@ fn root_propagation_is_set_again_after_the_pivot() {
         root_propagation(&shared),
         MsFlags::MS_SHARED | MsFlags::MS_REC
     );
+}
+
+#[test]
+fn in_the_hosts_mount_namespace_propagation_and_the_bind_are_left_alone() {
+    let f = fixture();
+    let s = spec(serde_json::json!({"mounts": [
+        {"destination": "/proc", "type": "proc", "source": "proc"}
+    ]}));
+    let sys = RecordingSyscall::default();
+    let mut c = cfg(&f, &s, false, false);
+    c.own_mount_ns = false;
+    prepare(&sys, &c).unwrap();
+    let m = mounts(&sys.calls());
+    // hako bound the rootfs already; the first mount is the spec's.
+    assert_eq!(m[0].1, f.rootfs.join("proc"));
+    assert!(!m.iter().any(|r| r.1 == Path::new("/")), "{m:?}");
+}
+
+#[test]
+fn filesystems_are_never_mounted_through_a_symlinked_destination() {
+    let f = fixture();
+    std::os::unix::fs::symlink("/tmp", f.rootfs.join("proc")).unwrap();
+    std::os::unix::fs::symlink("elsewhere", f.rootfs.join("run")).unwrap();
+    for (dest, fstype) in [("/proc", "proc"), ("/run", "tmpfs")] {
+        let s = spec(serde_json::json!({"mounts": [
+            {"destination": dest, "type": fstype, "source": fstype}
+        ]}));
+        let sys = RecordingSyscall::default();
+        let e = prepare(&sys, &cfg(&f, &s, false, false)).unwrap_err();
+        assert!(
+            e.to_string().ends_with(&format!(
+                "filesystem \"{fstype}\" must be mounted on ordinary directory"
+            )),
+            "{e}"
+        );
+        assert!(!mounts(&sys.calls())
+            .iter()
+            .any(|r| r.1.ends_with(&dest[1..])));
+    }
 }

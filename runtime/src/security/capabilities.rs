@@ -90,7 +90,8 @@ impl CapabilityPlan {
     }
 
     /// Sets inheritable, effective, then permitted, then raises ambient
-    /// (which must be in both permitted and inheritable). Runs after the
+    /// (which must be in both permitted and inheritable; one that is not
+    /// is left out with a warning, as runc does). Runs after the
     /// user change, which kept permitted capabilities with PR_SET_KEEPCAPS.
     ///
     /// The order matters because each set is changed by its own capset(2):
@@ -114,9 +115,16 @@ impl CapabilityPlan {
         if let Some(ambient) = &self.ambient {
             caps::clear(None, CapSet::Ambient)
                 .map_err(|e| Error::invalid(format!("clearing ambient capabilities: {e}")))?;
+            // The kernel raises an ambient capability only if it is both
+            // permitted and inheritable. runc's own default spec lists
+            // ambient capabilities without inheritable ones, and runc
+            // warns and goes on: so does hako.
             for cap in filter(ambient) {
-                caps::raise(None, CapSet::Ambient, cap)
-                    .map_err(|e| Error::invalid(format!("raising ambient capability {cap} (it must be permitted and inheritable): {e}")))?;
+                if let Err(e) = caps::raise(None, CapSet::Ambient, cap) {
+                    tracing::warn!(
+                        "cannot raise ambient capability {cap} (it must be permitted and inheritable): {e}"
+                    );
+                }
             }
         }
         Ok(())

@@ -52,18 +52,20 @@ fn dir_for<'a>(set: &'a CgroupSet, controller: &str, version: Version) -> Option
 /// Every write the resources need on this host, in order.
 pub fn plan(set: &CgroupSet, res: &LinuxResources) -> Result<Vec<(Version, Write)>> {
     // (v1 controller, v2 controller): block I/O is blkio on v1, io on v2.
-    const FAMILIES: [(&str, &str); 8] = [
-        ("memory", "memory"),
-        ("cpu", "cpu"),
-        ("cpuset", "cpuset"),
-        ("pids", "pids"),
-        ("blkio", "io"),
-        ("hugetlb", "hugetlb"),
-        ("net_cls", "net_cls"),
-        ("net_prio", "net_prio"),
+    // (v1 controller, v2 controller, the spec's field): block I/O is
+    // blkio on v1, io on v2.
+    const FAMILIES: [(&str, &str, &str); 8] = [
+        ("memory", "memory", "linux.resources.memory"),
+        ("cpu", "cpu", "linux.resources.cpu"),
+        ("cpuset", "cpuset", "linux.resources.cpu (cpus, mems)"),
+        ("pids", "pids", "linux.resources.pids"),
+        ("blkio", "io", "linux.resources.blockIO"),
+        ("hugetlb", "hugetlb", "linux.resources.hugepageLimits"),
+        ("net_cls", "net_cls", "linux.resources.network.classID"),
+        ("net_prio", "net_prio", "linux.resources.network.priorities"),
     ];
     let mut out = Vec::new();
-    for (v1_name, v2_name) in FAMILIES {
+    for (v1_name, v2_name, field) in FAMILIES {
         let writes = if set.has_v1(v1_name) {
             v1::plan(v1_name, res, &|file| read_v1(set, v1_name, file))?
                 .into_iter()
@@ -75,12 +77,12 @@ pub fn plan(set: &CgroupSet, res: &LinuxResources) -> Result<Vec<(Version, Write
                 .map(|w| (Version::V2, w))
                 .collect()
         } else {
-            let wanted = v1::plan(v1_name, res, &|_| None)?;
-            if !wanted.is_empty() {
-                tracing::warn!(
-                    "no {v1_name} controller on this host, {} setting(s) ignored",
-                    wanted.len()
-                );
+            // A limit asked for and not applied is a silent gap in the
+            // container's confinement: refuse it, as runc and crun do.
+            if !v1::plan(v1_name, res, &|_| None)?.is_empty() {
+                return Err(Error::invalid(format!(
+                    "{field}: no {v1_name} controller on this host"
+                )));
             }
             Vec::new()
         };
@@ -113,48 +115,100 @@ fn read_v1(set: &CgroupSet, controller: &str, file: &str) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
-/// Writes the resources into the container's cgroup, and the device
-/// rules when given (v1 lists where the devices controller is mounted,
-/// else an eBPF program on the v2 cgroup).
+/// The writes `linux.resources` needs on this host, and the device rules,
+/// planned once and written later.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    writes: Vec<(Version, Write)>,
+    device_rules: Option<Vec<devices::Rule>>,
+}
+
+impl Planned {
+    /// Plans the writes for `res` (and the device rules, when given).
+    pub fn new(
+        set: &CgroupSet,
+        res: &LinuxResources,
+        device_rules: Option<Vec<devices::Rule>>,
+    ) -> Result<Planned> {
+        Ok(Planned {
+            writes: plan(set, res)?,
+            device_rules,
+        })
+    }
+
+    /// Writes the resources into the container's cgroup, and the device
+    /// rules when given (v1 lists where the devices controller is mounted,
+    /// else an eBPF program on the v2 cgroup).
+    pub fn apply(&self, set: &CgroupSet) -> Result<()> {
+        if set.dirs.iter().any(|d| d.version == Version::V2) {
+            v2::enable_controllers(set)?;
+        }
+        if let Some(rules) = &self.device_rules {
+            if let Some(dir) = dir_for(set, "devices", Version::V1) {
+                for (file, rule) in devices::v1_writes(rules) {
+                    let path = dir.path.join(file);
+                    super::file::write(&path, &rule)
+                        .ctx(|| format!("writing {rule:?} to {}", path.display()))?;
+                }
+            } else if let Some(dir) = set.dirs.iter().find(|d| d.version == Version::V2) {
+                devices::attach_v2(&dir.path, rules)?;
+            }
+        }
+        for (version, w) in &self.writes {
+            let dir = dir_for(set, w.controller, *version).ok_or_else(|| {
+                Error::invalid(format!(
+                    "no cgroup hierarchy for controller {}",
+                    w.controller
+                ))
+            })?;
+            let path: PathBuf = dir.path.join(&w.file);
+            if *version == Version::V1 && !path.exists() && optional_v1(&w.file) {
+                tracing::warn!(
+                    "{} is not supported by this kernel, {} ignored",
+                    path.display(),
+                    w.value
+                );
+                continue;
+            }
+            super::file::write(&path, &w.value).map_err(|e| describe_failure(&path, w, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes the resources into the container's cgroup (see [`Planned`]).
 pub fn apply(
     set: &CgroupSet,
     res: &LinuxResources,
     device_rules: Option<&[devices::Rule]>,
 ) -> Result<()> {
-    if set.dirs.iter().any(|d| d.version == Version::V2) {
-        v2::enable_controllers(set)?;
+    Planned::new(set, res, device_rules.map(<[devices::Rule]>::to_vec))?.apply(set)
+}
+
+/// A failed write, explained: a memory limit below what the cgroup already
+/// uses is refused by the kernel (EBUSY), and runc's words say why.
+fn describe_failure(path: &std::path::Path, w: &Write, e: std::io::Error) -> Error {
+    let limit_file = matches!(
+        w.file.as_str(),
+        "memory.limit_in_bytes" | "memory.memsw.limit_in_bytes"
+    );
+    if limit_file && e.raw_os_error() == Some(libc::EBUSY) {
+        let read = |f: &str| {
+            std::fs::read_to_string(path.with_file_name(f))
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "unknown".into())
+        };
+        return Error::invalid(format!(
+            "unable to set memory limit to {} (current usage: {}, peak usage: {})",
+            w.value,
+            read("memory.usage_in_bytes"),
+            read("memory.max_usage_in_bytes")
+        ));
     }
-    if let Some(rules) = device_rules {
-        if let Some(dir) = dir_for(set, "devices", Version::V1) {
-            for (file, rule) in devices::v1_writes(rules) {
-                let path = dir.path.join(file);
-                std::fs::write(&path, &rule)
-                    .ctx(|| format!("writing {rule:?} to {}", path.display()))?;
-            }
-        } else if let Some(dir) = set.dirs.iter().find(|d| d.version == Version::V2) {
-            devices::attach_v2(&dir.path, rules)?;
-        }
+    Error::Io {
+        context: format!("setting {} to {:?}", path.display(), w.value),
+        err: e,
     }
-    for (version, w) in plan(set, res)? {
-        let dir = dir_for(set, w.controller, version).ok_or_else(|| {
-            Error::invalid(format!(
-                "no cgroup hierarchy for controller {}",
-                w.controller
-            ))
-        })?;
-        let path: PathBuf = dir.path.join(&w.file);
-        if version == Version::V1 && !path.exists() && optional_v1(&w.file) {
-            tracing::warn!(
-                "{} is not supported by this kernel, {} ignored",
-                path.display(),
-                w.value
-            );
-            continue;
-        }
-        std::fs::write(&path, &w.value)
-            .ctx(|| format!("setting {} to {:?}", path.display(), w.value))?;
-    }
-    Ok(())
 }
 
 /// v1 files some kernels lack (swap accounting off, no burst, no bfq).

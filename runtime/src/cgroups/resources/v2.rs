@@ -218,7 +218,7 @@ pub fn enable_controllers(set: &CgroupSet) -> Result<()> {
             .collect();
         if !wanted.is_empty() {
             let control = current.join("cgroup.subtree_control");
-            std::fs::write(&control, wanted.join(" "))
+            crate::cgroups::file::write(&control, &wanted.join(" "))
                 .ctx(|| format!("enabling controllers in {}", control.display()))?;
         }
         current.push(part);
