@@ -82,7 +82,13 @@ pub fn intent(
     {
         return Ok(Intent::Native);
     }
-    let handler = annotations.get(ANNOTATION_HANDLER).map(String::as_str);
+    let handler = annotations
+        .get(ANNOTATION_HANDLER)
+        .map(String::as_str)
+        .filter(|h| !h.is_empty());
+    if let Some(h) = handler {
+        check_handler(h)?;
+    }
     let variant = annotations.get(ANNOTATION_VARIANT).map(String::as_str);
     let engine = || choose_engine(annotations, options);
     let handler_engine = handler.and_then(EngineKind::from_name);
@@ -102,6 +108,28 @@ pub fn intent(
         });
     }
     Ok(Intent::Native)
+}
+
+/// Refuses a `run.oci.handler` hako does not know. The annotation exists
+/// only to pick a handler, so a value hako cannot honour (a typo such as
+/// `wasmfoo` or `WasmEdge`, or another of crun's handlers) must not run the
+/// container some other way.
+pub fn check_handler(handler: &str) -> Result<(), ExecutorError> {
+    let known =
+        handler == "wasm" || handler == "wasm-smart" || EngineKind::from_name(handler).is_some();
+    if known {
+        return Ok(());
+    }
+    let reason = if handler == "krun" {
+        "crun's libkrun handler is not supported by hako".to_string()
+    } else {
+        "unknown handler (known: wasm, wasm-smart, wasmtime, wasmedge, wasmer)".to_string()
+    };
+    Err(ExecutorError::BadAnnotation {
+        annotation: ANNOTATION_HANDLER.to_string(),
+        value: handler.to_string(),
+        reason,
+    })
 }
 
 /// `run.oci.handler=<engine>`, else [`ANNOTATION_ENGINE`], else the default.
@@ -237,9 +265,27 @@ mod tests {
             Intent::Native
         );
         assert_eq!(
-            intent(&ann(&[(ANNOTATION_HANDLER, "krun")]), &opts()).unwrap(),
+            intent(&ann(&[(ANNOTATION_HANDLER, "")]), &opts()).unwrap(),
             Intent::Native
         );
+    }
+
+    #[test]
+    fn unknown_handlers_are_refused_by_name() {
+        let e = intent(&ann(&[(ANNOTATION_HANDLER, "krun")]), &opts()).unwrap_err();
+        assert!(
+            e.to_string().contains("libkrun handler is not supported"),
+            "{e}"
+        );
+        for bad in ["wasmfoo", "WasmEdge", "wasm3"] {
+            let e = intent(&ann(&[(ANNOTATION_HANDLER, bad)]), &opts()).unwrap_err();
+            let text = e.to_string();
+            assert!(text.contains(&format!("run.oci.handler={bad:?}")), "{text}");
+            assert!(
+                text.contains("known: wasm, wasm-smart, wasmtime, wasmedge, wasmer"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod lsm;
 pub mod mountinfo;
 pub mod namespaces;
 pub mod net;
+pub mod output;
 pub mod process;
 pub mod rootfs;
 pub mod seccomp;

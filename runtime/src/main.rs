@@ -14,9 +14,12 @@ fn main() -> ExitCode {
     let sniff_all = std::path::Path::new(&argv0)
         .file_name()
         .is_some_and(|n| n == "hako-wasm");
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     if cli.version {
-        print!("{}", hako::version::text());
+        hako::output::print(&hako::version::text());
         return ExitCode::SUCCESS;
     }
     if cli.command.is_none() {
@@ -75,6 +78,22 @@ fn main() -> ExitCode {
             ExitCode::from(failure)
         }
     }
+}
+
+/// Help and version go out as clap renders them; a usage error is one
+/// line, like every other error, with clap's exit code (2).
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    {
+        let _ = e.print();
+        return ExitCode::from(e.exit_code() as u8);
+    }
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    eprintln!("hako: error: {}", first.trim_start_matches("error: "));
+    ExitCode::from(e.exit_code() as u8)
 }
 
 /// Reports an error once: to the log file when there is one (containerd

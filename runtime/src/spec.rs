@@ -25,7 +25,7 @@ impl Bundle {
     pub fn load(dir: &Path) -> Result<Bundle> {
         let dir = std::fs::canonicalize(dir).ctx(|| format!("bundle {}", dir.display()))?;
         let config = dir.join("config.json");
-        let raw = std::fs::read(&config).ctx(|| format!("reading {}", config.display()))?;
+        let raw = read_json_file(&config)?;
         let spec = parse(&raw).map_err(|e| Error::invalid(format!("{}: {e}", config.display())))?;
         validate(&spec).map_err(|e| Error::invalid(format!("{}: {e}", config.display())))?;
         let root = spec
@@ -47,10 +47,73 @@ impl Bundle {
     }
 }
 
+/// The largest `config.json` or `--process` file hako reads. Real specs
+/// are tens of kilobytes; the limit keeps a hostile bundle (a symlink to
+/// /dev/zero, a huge file) from making hako read without end.
+pub const MAX_JSON_FILE: u64 = 4 << 20;
+
+/// Reads a JSON input file: a regular file (symlinks followed) of at most
+/// [`MAX_JSON_FILE`] bytes. Opened non-blocking so that a fifo cannot
+/// hang hako before it is refused.
+pub fn read_json_file(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ctx(|| format!("reading {}", path.display()))?;
+    let meta = file
+        .metadata()
+        .ctx(|| format!("reading {}", path.display()))?;
+    if !meta.is_file() {
+        return Err(Error::invalid(format!(
+            "{}: not a regular file",
+            path.display()
+        )));
+    }
+    if meta.len() > MAX_JSON_FILE {
+        return Err(Error::invalid(format!(
+            "{}: {} bytes is above the limit of {MAX_JSON_FILE}",
+            path.display(),
+            meta.len()
+        )));
+    }
+    let mut raw = Vec::with_capacity(meta.len() as usize);
+    // The file may grow between fstat and read: read one byte past the
+    // limit at most.
+    file.take(MAX_JSON_FILE + 1)
+        .read_to_end(&mut raw)
+        .ctx(|| format!("reading {}", path.display()))?;
+    if raw.len() as u64 > MAX_JSON_FILE {
+        return Err(Error::invalid(format!(
+            "{}: larger than the limit of {MAX_JSON_FILE} bytes",
+            path.display()
+        )));
+    }
+    Ok(raw)
+}
+
+/// Parses a JSON object, refusing any other top-level value by name.
+fn parse_object(raw: &[u8]) -> std::result::Result<serde_json::Value, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(raw).map_err(|e| format!("invalid json: {e}"))?;
+    if !value.is_object() {
+        let what = match value {
+            serde_json::Value::Array(_) => "an array",
+            serde_json::Value::String(_) => "a string",
+            serde_json::Value::Number(_) => "a number",
+            serde_json::Value::Bool(_) => "a boolean",
+            _ => "null",
+        };
+        return Err(format!("expected a JSON object, found {what}"));
+    }
+    Ok(value)
+}
+
 /// Parses a spec, naming the JSON path of the first bad field.
 pub fn parse(raw: &[u8]) -> std::result::Result<Spec, String> {
-    let mut value: serde_json::Value =
-        serde_json::from_slice(raw).map_err(|e| format!("invalid json: {e}"))?;
+    let mut value = parse_object(raw)?;
     if let Some(process) = value.get_mut("process") {
         normalize_process(process);
     }
@@ -59,8 +122,7 @@ pub fn parse(raw: &[u8]) -> std::result::Result<Spec, String> {
 
 /// Parses an exec `--process` file (a spec's `process` object).
 pub fn parse_process(raw: &[u8]) -> std::result::Result<oci_spec::runtime::Process, String> {
-    let mut value: serde_json::Value =
-        serde_json::from_slice(raw).map_err(|e| format!("invalid json: {e}"))?;
+    let mut value = parse_object(raw)?;
     normalize_process(&mut value);
     from_value(value)
 }
@@ -233,29 +295,7 @@ pub fn validate(spec: &Spec) -> std::result::Result<(), String> {
         }
     }
     if let Some(rlimits) = process.rlimits() {
-        let mut seen = HashSet::new();
-        for r in rlimits {
-            if !seen.insert(format!("{:?}", r.typ())) {
-                return Err(format!("process.rlimits: duplicate type {:?}", r.typ()));
-            }
-            if r.soft() > r.hard() {
-                return Err(format!(
-                    "process.rlimits: {:?} soft limit {} is above hard limit {}",
-                    r.typ(),
-                    r.soft(),
-                    r.hard()
-                ));
-            }
-        }
-    }
-    if !has_namespace(spec, LinuxNamespaceType::Mount) {
-        let restricted = linux.is_some_and(|l| {
-            l.masked_paths().as_ref().is_some_and(|p| !p.is_empty())
-                || l.readonly_paths().as_ref().is_some_and(|p| !p.is_empty())
-        });
-        if restricted {
-            return Err("linux.maskedPaths and linux.readonlyPaths need a mount namespace in linux.namespaces".into());
-        }
+        crate::security::rlimits::plan(rlimits).map_err(|e| e.to_string())?;
     }
     crate::tuning::Tuning::plan(process, linux)?;
     check_deadline_and_hooks(spec, process)?;

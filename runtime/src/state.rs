@@ -120,20 +120,44 @@ impl Store {
     }
 
     /// Claims a new container directory, locked exclusively; fails if the
-    /// id is taken. The claim is atomic (mkdir), so two concurrent creates
-    /// of one id cannot both succeed.
+    /// id is taken. The directory is made and locked under a name no id
+    /// can have, then renamed into place without replacing anything: two
+    /// concurrent creates of one id cannot both succeed, and a `delete`
+    /// racing the create finds the directory already locked.
     pub fn claim(&self, id: &str) -> Result<ContainerDir> {
         crate::id::validate(id)?;
         self.ensure_root()?;
         let path = self.root.join(id);
-        match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::Exists(id.into()))
+        // '#' is not allowed in ids, so `list` never shows a claim in
+        // progress.
+        let tmp = self.root.join(format!("#{id}#{}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&tmp)
+            .ctx(|| format!("creating state directory {}", tmp.display()))?;
+        let dir = match ContainerDir::lock_unchecked(id, tmp.clone(), Lock::Exclusive) {
+            Ok(dir) => dir,
+            Err(e) => {
+                let _ = std::fs::remove_dir(&tmp);
+                return Err(e);
             }
-            Err(e) => return Err(e).ctx(|| format!("creating state directory {}", path.display())),
+        };
+        match nix::fcntl::renameat2(
+            nix::fcntl::AT_FDCWD,
+            &tmp,
+            nix::fcntl::AT_FDCWD,
+            &path,
+            nix::fcntl::RenameFlags::RENAME_NOREPLACE,
+        ) {
+            Ok(()) => Ok(ContainerDir { path, ..dir }),
+            Err(e) => {
+                let _ = std::fs::remove_dir(&tmp);
+                match e {
+                    nix::errno::Errno::EEXIST => Err(Error::Exists(id.into())),
+                    e => Err(e).ctx(|| format!("creating state directory {}", path.display())),
+                }
+            }
         }
-        ContainerDir::lock(id, path, Lock::Exclusive)
     }
 
     /// Opens an existing container directory with a lock.
@@ -174,7 +198,28 @@ pub struct ContainerDir {
 }
 
 impl ContainerDir {
+    /// Locks the directory at `path`, then checks that the path still
+    /// names the locked directory: a `delete` that held the lock first may
+    /// have removed it, and the container is then gone.
     fn lock(id: &str, path: PathBuf, lock: Lock) -> Result<ContainerDir> {
+        use std::os::unix::fs::MetadataExt;
+        let dir = match Self::lock_unchecked(id, path, lock) {
+            Err(Error::Io { err, .. }) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotFound(id.into()))
+            }
+            other => other?,
+        };
+        let locked = dir
+            .lock
+            .metadata()
+            .ctx(|| format!("inspecting {}", dir.path.display()))?;
+        match std::fs::symlink_metadata(&dir.path) {
+            Ok(now) if now.ino() == locked.ino() && now.dev() == locked.dev() => Ok(dir),
+            _ => Err(Error::NotFound(id.into())),
+        }
+    }
+
+    fn lock_unchecked(id: &str, path: PathBuf, lock: Lock) -> Result<ContainerDir> {
         let file =
             File::open(&path).ctx(|| format!("opening state directory {}", path.display()))?;
         let arg = match lock {

@@ -317,3 +317,37 @@ fn delete_cleans_up_after_a_killed_create() {
     }
     assert!(!hook_alive(), "the hook's process survived delete");
 }
+
+/// Commands racing on one id: two `delete --force` both succeed (the
+/// loser finds the container already gone), and a `create` racing a
+/// `delete` either wins cleanly or loses to a clean "does not exist";
+/// nothing is left behind either way.
+#[test]
+fn concurrent_commands_on_one_id_end_cleanly() {
+    let h = Hako::new();
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    for round in 0..10 {
+        let id = unique_id("race");
+        h.create(&id, &b);
+        let (a, c) = std::thread::scope(|s| {
+            let a = s.spawn(|| h.run(&["delete", "--force", &id]));
+            let c = s.spawn(|| h.run(&["delete", "--force", &id]));
+            (a.join().unwrap(), c.join().unwrap())
+        });
+        assert_eq!((a.code, c.code), (0, 0), "round {round}: {a:?} {c:?}");
+        h.assert_gone(&id, &b, None);
+
+        let id = unique_id("race");
+        let (created, deleted) = std::thread::scope(|s| {
+            let created = s.spawn(|| h.run(&["create", "--bundle", &b.arg(), &id]));
+            let deleted = s.spawn(|| h.run(&["delete", "--force", &id]));
+            (created.join().unwrap(), deleted.join().unwrap())
+        });
+        assert_eq!(deleted.code, 0, "round {round}: {deleted:?}");
+        if created.code != 0 {
+            created.fails_with(&format!("container \"{id}\" does not exist"));
+        }
+        h.run(&["delete", "--force", &id]).ok();
+        h.assert_gone(&id, &b, None);
+    }
+}

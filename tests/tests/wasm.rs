@@ -619,3 +619,22 @@ fn compiled_modules_are_cached_outside_the_container() {
     assert_eq!(h.exec(cmd).code, 0);
     h.assert_gone(&id, &off, None);
 }
+
+/// A `run.oci.handler` hako does not know fails `create` with a line that
+/// names it, instead of running the container natively or on the default
+/// engine; crun's other handlers are refused by name.
+#[test]
+fn unknown_handlers_are_refused_at_create() {
+    let h = Hako::new();
+    for (handler, needle) in [
+        ("wasmfoo", "run.oci.handler=\"wasmfoo\": unknown handler (known: wasm, wasm-smart, wasmtime, wasmedge, wasmer)"),
+        ("WasmEdge", "run.oci.handler=\"WasmEdge\": unknown handler"),
+        ("krun", "run.oci.handler=\"krun\": crun's libkrun handler is not supported by hako"),
+    ] {
+        let mut b = wasm_bundle("wasmtime", &["/app/hello.wasm"]);
+        b.edit(|s| s["annotations"] = json!({"run.oci.handler": handler}));
+        let id = unique_id("handler");
+        h.run(&["create", "--bundle", &b.arg(), &id]).fails_with(needle);
+        h.assert_gone(&id, &b, None);
+    }
+}

@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx, args: &EventsArgs) -> Result<()> {
         // and that kill must still be reported.
         let now_ooms = stats::oom_kills(&state.cgroups);
         if is_new_oom(ooms, now_ooms) && !args.stats {
-            println!("{}", json!({"type": "oom", "id": args.id}));
+            crate::output::print(&format!("{}\n", json!({"type": "oom", "id": args.id})));
         }
         ooms = now_ooms.or(ooms);
         if dir.status(&state) == Status::Stopped {
@@ -54,7 +54,7 @@ pub fn run(ctx: &Ctx, args: &EventsArgs) -> Result<()> {
         if now >= next_stats {
             let event =
                 json!({"type": "stats", "id": args.id, "data": stats::collect(&state.cgroups)});
-            println!("{event}");
+            crate::output::print(&format!("{event}\n"));
             if args.stats {
                 return Ok(());
             }

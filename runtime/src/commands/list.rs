@@ -19,14 +19,14 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<()> {
     }
     if args.quiet {
         for d in &docs {
-            println!("{}", d.id);
+            crate::output::print(&format!("{}\n", d.id));
         }
         return Ok(());
     }
     if args.format == "json" {
         let text = serde_json::to_string(&docs)
             .map_err(|e| Error::invalid(format!("encoding list: {e}")))?;
-        println!("{text}");
+        crate::output::print(&format!("{text}\n"));
         return Ok(());
     }
     let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
@@ -42,7 +42,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<()> {
             d.owner.clone(),
         ]);
     }
-    print!("{}", table(&rows));
+    crate::output::print(&table(&rows));
     Ok(())
 }
 

@@ -13,10 +13,10 @@ pub fn run(ctx: &Ctx, args: &PsArgs) -> Result<()> {
     let state = dir.load()?;
     let pids = state.cgroups.pids()?;
     if args.format == "json" {
-        println!(
-            "{}",
+        crate::output::print(&format!(
+            "{}\n",
             serde_json::to_string(&pids).map_err(|e| Error::invalid(e.to_string()))?
-        );
+        ));
         return Ok(());
     }
     let ps_args: Vec<String> = if args.ps_args.is_empty() {
@@ -35,7 +35,7 @@ pub fn run(ctx: &Ctx, args: &PsArgs) -> Result<()> {
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    print!("{}", filter(&String::from_utf8_lossy(&out.stdout), &pids)?);
+    crate::output::print(&filter(&String::from_utf8_lossy(&out.stdout), &pids)?);
     Ok(())
 }
 

@@ -62,6 +62,6 @@ pub fn run(ctx: &Ctx, id: &str) -> Result<()> {
     let doc = StateDoc::new(&dir, &state);
     let text = serde_json::to_string_pretty(&doc)
         .map_err(|e| Error::invalid(format!("encoding state: {e}")))?;
-    println!("{text}");
+    crate::output::print(&format!("{text}\n"));
     Ok(())
 }

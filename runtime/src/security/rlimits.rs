@@ -36,8 +36,10 @@ const RESOURCES: &[(&str, libc::__rlimit_resource_t)] = &[
     ("RLIMIT_RTTIME", libc::RLIMIT_RTTIME),
 ];
 
-/// Converts the spec's limits.
+/// Converts the spec's limits, refusing a type given twice and a soft
+/// limit above its hard limit, each named as the kernel names it.
 pub fn plan(rlimits: &[PosixRlimit]) -> Result<Vec<Limit>> {
+    let mut seen = Vec::new();
     rlimits
         .iter()
         .map(|r| {
@@ -50,6 +52,19 @@ pub fn plan(rlimits: &[PosixRlimit]) -> Result<Vec<Limit>> {
                 .find(|(n, _)| *n == name)
                 .copied()
                 .ok_or_else(|| Error::invalid(format!("process.rlimits: unknown type {name:?}")))?;
+            if seen.contains(&name) {
+                return Err(Error::invalid(format!(
+                    "process.rlimits: duplicate type {name}"
+                )));
+            }
+            seen.push(name);
+            if r.soft() > r.hard() {
+                return Err(Error::invalid(format!(
+                    "process.rlimits: {name} soft limit {} is above hard limit {}",
+                    r.soft(),
+                    r.hard()
+                )));
+            }
             Ok(Limit {
                 resource,
                 name,
