@@ -147,3 +147,91 @@ fn list_of_nothing() {
     h.run(&["state", "missing"])
         .fails_with("container \"missing\" does not exist");
 }
+
+/// `scripts/install.sh` installs hako, the `hako-wasm` name and the
+/// WasmEdge plugin, and drop-ins that podman and containerd read as
+/// registering both runtimes (with the wasm annotations allowlisted for
+/// CRI); run twice, it changes nothing more.
+#[test]
+fn install_script_registers_hako_with_podman_and_containerd() {
+    let repo = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("..");
+    let built = hako_tests::hako_bin();
+    let from = built.parent().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = tmp.path().join("prefix");
+    let etc = tmp.path().join("etc");
+    let install = || {
+        let out = std::process::Command::new("bash")
+            .arg(repo.join("scripts/install.sh"))
+            .args(["--prefix".as_ref(), prefix.as_os_str()])
+            .args(["--sysconfdir".as_ref(), etc.as_os_str()])
+            .args(["--from".as_ref(), from.as_os_str()])
+            .arg("--all")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    install();
+    install();
+    let bin = prefix.join("bin");
+    let version = std::process::Command::new(bin.join("hako-wasm"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&version.stdout).starts_with("hako version "),
+        "{version:?}"
+    );
+    assert_eq!(
+        std::fs::read_link(bin.join("hako-wasm")).unwrap(),
+        std::path::Path::new("hako")
+    );
+    assert!(prefix
+        .join("lib/hako/libhako_executor_wasmedge.so")
+        .is_file());
+
+    // podman reads the drop-in: the runtime names resolve to the binaries.
+    let conf = etc.join("containers/containers.conf.d/50-hako.conf");
+    let podman = std::process::Command::new("podman")
+        .env("CONTAINERS_CONF", &conf)
+        .args([
+            "--runtime",
+            "hako-wasm",
+            "info",
+            "--format",
+            "{{.Host.OCIRuntime.Path}}",
+        ])
+        .output()
+        .expect("podman must be installed (scripts/setup.sh installs it)");
+    assert_eq!(
+        String::from_utf8_lossy(&podman.stdout).trim(),
+        bin.join("hako-wasm").display().to_string(),
+        "{podman:?}"
+    );
+    assert!(std::fs::read_to_string(&conf)
+        .unwrap()
+        .contains("\"wasi/wasm\" = \"hako-wasm\""));
+
+    // containerd loads the snippet through `imports`, exactly once.
+    let config = etc.join("containerd/config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert_eq!(text.matches("imports").count(), 1, "{text}");
+    let dump = std::process::Command::new("containerd")
+        .args(["--config".as_ref(), config.as_os_str()])
+        .args(["config", "dump"])
+        .output()
+        .expect("containerd must be installed (scripts/setup.sh installs it)");
+    let dumped = String::from_utf8_lossy(&dump.stdout);
+    assert!(dump.status.success(), "{dump:?}");
+    for binary in ["hako", "hako-wasm"] {
+        let line = format!("BinaryName = \"{}\"", bin.join(binary).display());
+        assert!(dumped.contains(&line), "{line} missing: {dumped}");
+    }
+    assert!(
+        dumped.contains("container_annotations = [\"run.oci.handler\""),
+        "{dumped}"
+    );
+}
