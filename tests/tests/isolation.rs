@@ -72,6 +72,60 @@ fn capability_sets() {
     assert!(out.stdout.contains("NoNewPrivs:\t1"));
 }
 
+/// Inheritable capabilities within the bounding set are raised, for root
+/// and for another user, including ones that are not permitted. A
+/// capability the host never gave hako (root here lacks CAP_SYS_RESOURCE)
+/// cannot be raised by any runtime: runc and crun fail the same spec with
+/// EPERM, and hako names the set.
+#[test]
+fn inheritable_capabilities_within_the_bounding_set() {
+    for uid in [0, 1000] {
+        let out = run_sh("grep -E '^Cap(Inh|Bnd)' /proc/self/status", |s| {
+            s["process"]["capabilities"] = json!({
+                "bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"],
+                "effective": ["CAP_KILL"],
+                "permitted": ["CAP_KILL"],
+                "inheritable": ["CAP_CHOWN", "CAP_NET_RAW"]
+            });
+            s["process"]["user"] = json!({"uid": uid, "gid": uid});
+        })
+        .ok();
+        // CAP_CHOWN=0, CAP_KILL=5, CAP_NET_RAW=13.
+        assert!(
+            out.stdout.contains("CapInh:\t0000000000002001"),
+            "uid {uid}: {out:?}"
+        );
+        assert!(
+            out.stdout.contains("CapBnd:\t0000000000002021"),
+            "uid {uid}: {out:?}"
+        );
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let bounding = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:\t"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    const CAP_SYS_RESOURCE: u32 = 24;
+    let h = Hako::new();
+    let mut b = Bundle::sh("grep CapInh /proc/self/status");
+    b.edit(|s| {
+        let caps = ["CAP_KILL", "CAP_SYS_RESOURCE"];
+        s["process"]["capabilities"] =
+            json!({"bounding": caps, "inheritable": caps, "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]});
+    });
+    let id = unique_id("inh");
+    let out = h.run_bundle(&id, &b);
+    if bounding & (1 << CAP_SYS_RESOURCE) == 0 {
+        out.fails_with(
+            "process.capabilities.inheritable: setting the inheritable capabilities: CAP_SYS_RESOURCE not held by hako itself (operation not permitted)",
+        );
+    } else {
+        assert!(out.ok().stdout.contains("CapInh:\t0000000001000020"));
+    }
+    h.assert_gone(&id, &b, None);
+}
+
 /// runc's default spec asks for ambient capabilities without inheritable
 /// ones; the kernel cannot raise them, and like runc hako warns and runs
 /// the container rather than refusing a config straight from `runc spec`.

@@ -108,8 +108,8 @@ impl CapabilityPlan {
             (CapSet::Permitted, &self.permitted, "permitted"),
         ] {
             if let Some(v) = value {
-                caps::set(None, set, &filter(v))
-                    .map_err(|e| Error::invalid(format!("setting the {name} capabilities: {e}")))?;
+                let wanted = filter(v);
+                caps::set(None, set, &wanted).map_err(|_| unobtainable(set, name, &wanted))?;
             }
         }
         if let Some(ambient) = &self.ambient {
@@ -129,6 +129,37 @@ impl CapabilityPlan {
         }
         Ok(())
     }
+}
+
+/// Why capset(2) refused a set: the capabilities hako itself does not
+/// hold in the set the kernel checks against (its bounding set for
+/// inheritable ones, its permitted set otherwise), named. Root on some
+/// hosts lacks capabilities (CAP_SYS_RESOURCE); no runtime can pass on
+/// what it does not have.
+fn unobtainable(set: CapSet, name: &str, wanted: &CapsHashSet) -> Error {
+    let errno = nix::errno::Errno::last();
+    let have: CapsHashSet = match set {
+        CapSet::Inheritable => {
+            let mut h = caps::read(None, CapSet::Bounding).unwrap_or_default();
+            h.extend(caps::read(None, CapSet::Inheritable).unwrap_or_default());
+            h
+        }
+        _ => caps::read(None, CapSet::Permitted).unwrap_or_default(),
+    };
+    let mut missing: Vec<String> = wanted.difference(&have).map(|c| c.to_string()).collect();
+    missing.sort();
+    let why = if missing.is_empty() {
+        crate::error::describe_errno(errno)
+    } else {
+        format!(
+            "{} not held by hako itself ({})",
+            missing.join(", "),
+            crate::error::describe_errno(errno)
+        )
+    };
+    Error::invalid(format!(
+        "process.capabilities.{name}: setting the {name} capabilities: {why}"
+    ))
 }
 
 #[cfg(test)]
