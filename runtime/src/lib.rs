@@ -21,6 +21,7 @@ pub mod net;
 pub mod output;
 pub mod process;
 pub mod rootfs;
+pub mod rootless;
 pub mod seccomp;
 pub mod security;
 pub mod signal;

@@ -42,7 +42,7 @@ pub struct Ctx {
 impl Ctx {
     /// Builds the context from the command line.
     pub fn new(cli: &Cli, sniff_all: bool) -> Ctx {
-        let rootless = !nix::unistd::geteuid().is_root();
+        let rootless = crate::rootless::detect();
         Ctx {
             store: Store::new(cli.root.clone().unwrap_or_else(|| default_root(rootless))),
             systemd_cgroup: cli.systemd_cgroup,
@@ -56,8 +56,9 @@ impl Ctx {
     }
 }
 
-/// `/run/hako` for root, `$XDG_RUNTIME_DIR/hako` otherwise (falling back
-/// to `/run/user/<uid>/hako`).
+/// `/run/hako` for root, `$XDG_RUNTIME_DIR/hako` when rootless (also as
+/// uid 0 of a user namespace hako did not create, as rootless podman runs
+/// it), falling back to `/run/user/<uid>/hako`.
 pub fn default_root(rootless: bool) -> PathBuf {
     if !rootless {
         return PathBuf::from("/run/hako");

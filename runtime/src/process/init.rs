@@ -151,7 +151,9 @@ fn setup(
         bundle: &cfg.bundle.dir,
         cgroups: &cfg.cgroups,
         cgroup_ns: plan.has(LinuxNamespaceType::Cgroup),
-        user_ns: plan.has(LinuxNamespaceType::User),
+        // Rootless podman gives no user namespace in the spec: hako itself
+        // already runs in one, where mknod is refused just the same.
+        user_ns: plan.has(LinuxNamespaceType::User) || crate::rootless::in_user_namespace(),
         idmapped: &cfg.idmapped_mounts,
         own_mount_ns: own_mounts,
     };

@@ -31,7 +31,14 @@ pub fn mount(
     let set = cfg.cgroups;
     let unified_only = fstype == "cgroup2" || set.layout() == Some(Layout::Unified);
     if set.dirs.is_empty() {
-        tracing::warn!(dest = %dest.display(), "no cgroup hierarchy for the container, cgroup mount skipped");
+        // Rootless without delegation there is nothing to mount, and
+        // nothing wrong: only a privileged container lacking its cgroup
+        // is worth a warning.
+        if cfg.user_ns {
+            tracing::debug!(dest = %dest.display(), "no cgroup hierarchy for the container, cgroup mount skipped");
+        } else {
+            tracing::warn!(dest = %dest.display(), "no cgroup hierarchy for the container, cgroup mount skipped");
+        }
         return Ok(());
     }
     if unified_only {

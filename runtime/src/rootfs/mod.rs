@@ -44,7 +44,8 @@ pub struct RootfsConfig<'a> {
     pub cgroups: &'a CgroupSet,
     /// Whether the container has its own cgroup namespace.
     pub cgroup_ns: bool,
-    /// Whether the container has its own user namespace (no mknod).
+    /// Whether the container runs in a user namespace, its own or the one
+    /// hako runs in (no mknod: devices are bound from the host).
     pub user_ns: bool,
     /// Id-mapped mounts hako prepared, by index in `mounts`.
     pub idmapped: &'a [(usize, std::os::fd::OwnedFd)],
