@@ -171,6 +171,8 @@ pub fn sniff(header: &[u8], path: &Path) -> Format {
 pub fn target(workload: &Workload) -> Result<Target, ExecutorError> {
     let (engine, text, must) = match intent(&workload.annotations, &workload.options)? {
         Intent::Native => return Ok(Target::Native),
+        // An exec'd program is detected by itself (see RuntimeOptions::exec).
+        Intent::Wasm(engine) if workload.options.exec => (engine, true, false),
         Intent::Wasm(engine) => (engine, true, true),
         Intent::Sniff { engine, text } => (engine, text, false),
     };
@@ -293,7 +295,7 @@ mod tests {
         use EngineKind::*;
         let o = RuntimeOptions {
             default_engine: Wasmer,
-            sniff_all: false,
+            ..RuntimeOptions::default()
         };
         assert_eq!(
             intent(&ann(&[(ANNOTATION_VARIANT, "compat")]), &o).unwrap(),
@@ -417,8 +419,18 @@ mod tests {
 
         let err = target(&workload(root, "/native", compat.clone(), false)).unwrap_err();
         assert!(matches!(err, ExecutorError::NotWasm { .. }), "{err}");
-        let err = target(&workload(root, "/missing", compat, false)).unwrap_err();
+        let err = target(&workload(root, "/missing", compat.clone(), false)).unwrap_err();
         assert!(matches!(err, ExecutorError::NoSuchFile { .. }), "{err}");
+
+        // exec into a wasm container: each program by itself.
+        let exec = |args0: &str| {
+            let mut w = workload(root, args0, compat.clone(), false);
+            w.options.exec = true;
+            target(&w).unwrap()
+        };
+        assert!(matches!(exec("/m.wasm"), Target::Wasm { .. }));
+        assert_eq!(exec("/native"), Target::Native);
+        assert_eq!(exec("/missing"), Target::Native);
 
         // hako-wasm mode: only the binary magic counts.
         let t = target(&workload(root, "/m.wasm", ann(&[]), true)).unwrap();

@@ -63,6 +63,11 @@ pub struct RuntimeOptions {
     /// Run any entrypoint that starts with the wasm magic as wasm, with no
     /// annotation (the binary was invoked as `hako-wasm`).
     pub sniff_all: bool,
+    /// The workload is a process `exec`d into a running container. In a
+    /// wasm container a program with the wasm magic runs on the
+    /// container's engine, and anything else (a shell, to debug) is
+    /// `execve`d as in any container.
+    pub exec: bool,
 }
 
 impl Default for RuntimeOptions {
@@ -70,6 +75,7 @@ impl Default for RuntimeOptions {
         RuntimeOptions {
             default_engine: EngineKind::Wasmtime,
             sniff_all: false,
+            exec: false,
         }
     }
 }

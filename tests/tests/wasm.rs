@@ -35,6 +35,7 @@ engine_matrix!(
     components,
     readonly_root,
     one_thread_before_the_guest_runs,
+    exec_runs_native_tools_and_modules,
 );
 
 fn run(h: &Hako, b: &hako_tests::Bundle) -> hako_tests::Out {
@@ -637,4 +638,44 @@ fn unknown_handlers_are_refused_at_create() {
         h.run(&["create", "--bundle", &b.arg(), &id]).fails_with(needle);
         h.assert_gone(&id, &b, None);
     }
+}
+
+/// `exec` into a wasm container decides per program: the image's shell
+/// runs natively (what users do to debug), a module runs on the
+/// container's engine.
+fn exec_runs_native_tools_and_modules(engine: &str) {
+    let h = Hako::new();
+    let mut b = wasm_bundle(engine, &["/app/hello.wasm"]);
+    b.edit(|s| {
+        s["process"]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("HELLO_SLEEP=600"))
+    });
+    let id = unique_id("wexec");
+    h.run(&["run", "-d", "--bundle", &b.arg(), &id]).ok();
+    let out = h
+        .run(&[
+            "exec",
+            &id,
+            "/bin/sh",
+            "-c",
+            "echo native-ok; cat /data/note.txt",
+        ])
+        .ok();
+    assert_eq!(
+        out.stdout, "native-ok\na note in the rootfs\n",
+        "{engine}: {out:?}"
+    );
+    let out = h.run(&["exec", "-e", "HELLO_SLEEP=0", &id, "/app/hello.wasm", "7"]);
+    assert_eq!(out.code, 7, "{engine}: {out:?}");
+    assert!(
+        out.stdout.starts_with("hello from wasm\n"),
+        "{engine}: {out:?}"
+    );
+    let out = h.run(&["exec", &id, "/no/such/tool"]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("/no/such/tool"), "{engine}: {out:?}");
+    h.run(&["delete", "--force", &id]).ok();
+    h.assert_gone(&id, &b, None);
 }

@@ -49,6 +49,7 @@ impl Ctx {
             options: RuntimeOptions {
                 default_engine: cli.wasm_engine,
                 sniff_all,
+                exec: false,
             },
             rootless,
             module_cache: crate::process::module_cache::default_dir(rootless),

@@ -192,7 +192,12 @@ fn exec_process(cfg: &ExecConfig, channel: &Channel) -> Result<()> {
     keep.extend(crate::logging::file_fd());
     super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
     let mut seccomp = attributes::apply(process, cfg.spec.linux().as_ref(), channel)?;
-    let workload = crate::spec::workload(&cfg.spec, process, &[], &cfg.options);
+    // A wasm container's native tools (a shell) run natively under exec.
+    let options = hako_executors::RuntimeOptions {
+        exec: true,
+        ..cfg.options.clone()
+    };
+    let workload = crate::spec::workload(&cfg.spec, process, &[], &options);
     let prepared = crate::engines::chain().prepare(&workload)?;
     if prepared.replaces_process() {
         crate::lsm::apply_process_labels(process, true)?;
