@@ -49,4 +49,9 @@ pub trait Prepared {
     fn replaces_process(&self) -> bool {
         false
     }
+
+    /// The wasm engine that runs the workload, for a wasm workload.
+    fn engine(&self) -> Option<crate::EngineKind> {
+        None
+    }
 }

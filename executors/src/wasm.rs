@@ -154,7 +154,7 @@ impl<E: WasmEngine> Executor for WasmExecutor<E> {
         let module = load_module(entrypoint, *format)?;
         let wasi = WasiConfig::for_workload(workload)?;
         let inner = self.engine.prepare(module, wasi)?;
-        Ok(Some(Box::new(StopOnSignal(inner))))
+        Ok(Some(Box::new(StopOnSignal(inner, self.engine.kind()))))
     }
 }
 
@@ -183,12 +183,16 @@ pub fn load_module(entrypoint: &Entrypoint, format: Format) -> Result<WasmModule
 }
 
 /// Installs the stop handlers right before the guest runs.
-struct StopOnSignal(Box<dyn Prepared>);
+struct StopOnSignal(Box<dyn Prepared>, EngineKind);
 
 impl Prepared for StopOnSignal {
     fn run(self: Box<Self>) -> Result<i32, ExecutorError> {
         signals::install_stop_handlers();
         self.0.run()
+    }
+
+    fn engine(&self) -> Option<EngineKind> {
+        Some(self.1)
     }
 }
 

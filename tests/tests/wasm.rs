@@ -679,3 +679,52 @@ fn exec_runs_native_tools_and_modules(engine: &str) {
     h.run(&["delete", "--force", &id]).ok();
     h.assert_gone(&id, &b, None);
 }
+
+/// PID 1 of a wasm container shows the guest's argv, never hako's host
+/// command line (which names the bundle's host path), and `hako state`
+/// says which engine runs the workload.
+#[test]
+fn a_wasm_init_shows_the_guests_argv_and_state_names_the_engine() {
+    for engine in ["wasmtime", "wasmedge", "wasmer"] {
+        let h = Hako::new();
+        let mut b = wasm_bundle(engine, &["/app/hello.wasm", "first", "second"]);
+        b.edit(|s| {
+            s["process"]["env"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("HELLO_SLEEP=600"))
+        });
+        let id = unique_id("title");
+        h.run(&["create", "--bundle", &b.arg(), &id]).ok();
+        let state = h.state(&id);
+        assert_eq!(state["annotations"]["io.hako.engine"], engine, "{state}");
+        h.run(&["start", &id]).ok();
+        let pid = h.pid(&id);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let cmdline = loop {
+            let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+            if raw.starts_with(b"/app/hello.wasm\0") || Instant::now() > deadline {
+                break raw;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        assert_eq!(args, ["/app/hello.wasm", "first", "second"], "{engine}");
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+        assert_eq!(comm.trim(), "hello.wasm", "{engine}");
+        h.run(&["delete", "--force", &id]).ok();
+        h.assert_gone(&id, &b, None);
+    }
+    // A native container says so too.
+    let h = Hako::new();
+    let b = hako_tests::Bundle::busybox(&["true"]);
+    let id = unique_id("native");
+    h.run(&["create", "--bundle", &b.arg(), &id]).ok();
+    assert_eq!(h.state(&id)["annotations"]["io.hako.engine"], "native");
+    h.run(&["delete", "--force", &id]).ok();
+    h.assert_gone(&id, &b, None);
+}

@@ -135,7 +135,8 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
     // hako's copy of the fifo must go: `start` detects a dead init by the
     // fifo having no reader.
     drop(cfg.gate.take());
-    let pid = launched.map_err(|e| explain_oom(e, &cfg.cgroups))?;
+    let launched = launched.map_err(|e| explain_oom(e, &cfg.cgroups))?;
+    let pid = launched.pid;
     guard.pid = Some(pid);
     let state = ContainerState {
         id: args.id.clone(),
@@ -146,7 +147,7 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
         rootfs: cfg.bundle.rootfs.clone(),
         created: state::now_rfc3339(),
         owner: String::new(),
-        annotations: crate::spec::annotations(&cfg.bundle.spec),
+        annotations: with_engine(crate::spec::annotations(&cfg.bundle.spec), launched.engine),
         cgroups: cfg.cgroups.clone(),
         own_pid_ns: cfg
             .namespaces
@@ -156,7 +157,12 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
     if let Some(pid_file) = &args.pid_file {
         write_pid_file(pid_file, pid)?;
     }
-    tracing::debug!(id = %args.id, pid, "container created");
+    tracing::info!(
+        id = %args.id,
+        pid,
+        engine = %state.annotations[ENGINE_ANNOTATION],
+        "container created"
+    );
     Ok(Created {
         dir: guard.disarm(),
         state,
@@ -247,6 +253,23 @@ fn apply_resources(
         other => other,
     }
 }
+
+/// The state's annotations: the spec's, and [`ENGINE_ANNOTATION`] naming
+/// what runs the workload, so that a user can see which engine ran.
+fn with_engine(
+    mut annotations: std::collections::BTreeMap<String, String>,
+    engine: Option<String>,
+) -> std::collections::BTreeMap<String, String> {
+    annotations.insert(
+        ENGINE_ANNOTATION.into(),
+        engine.unwrap_or_else(|| "native".into()),
+    );
+    annotations
+}
+
+/// The annotation `hako state` adds: `wasmtime`, `wasmedge`, `wasmer` or
+/// `native`.
+pub const ENGINE_ANNOTATION: &str = "io.hako.engine";
 
 /// A set-up process the OOM killer ended (a memory limit below what init
 /// needs, on cgroup v2 where the kernel takes the limit and then kills)

@@ -53,8 +53,9 @@ pub enum Message {
     /// init → hako: store this compiled module (a memfd travels along).
     CachePut(String),
     /// init → hako: the container is set up; the workload is prepared and
-    /// init waits for `start`.
-    Ready,
+    /// init waits for `start`. Names the wasm engine that will run it, if
+    /// any.
+    Ready(Option<String>),
     /// any child → hako: setting the container up failed.
     Error(String),
 }
@@ -178,7 +179,7 @@ mod tests {
             Message::MapIds,
             Message::InitPid(42),
             Message::Error("mount /x: boom".into()),
-            Message::Ready,
+            Message::Ready(Some("wasmtime".into())),
         ] {
             a.send(&m).unwrap();
             assert_eq!(b.recv().unwrap(), Some(m));

@@ -104,7 +104,7 @@ pub fn launch(cfg: &ExecConfig) -> Result<i32> {
                         exec_pid = Some(pid);
                         let _ = waitpid(intermediate_pid, None);
                     }
-                    Ok(Some(Message::Ready)) => ready = true,
+                    Ok(Some(Message::Ready(_))) => ready = true,
                     Ok(Some(Message::Error(msg))) => break Err(Error::Child(msg)),
                     Ok(Some(other)) => {
                         break Err(Error::invalid(format!("unexpected sync message {other:?}")))
@@ -210,7 +210,7 @@ fn exec_process(cfg: &ExecConfig, channel: &Channel) -> Result<()> {
     if !confine_late {
         attributes::load_seccomp(&mut seccomp, SeccompWhen::AfterStart, Some(channel))?;
     }
-    channel.send(&Message::Ready)?;
+    channel.send(&Message::Ready(None))?;
     crate::logging::detach();
     super::fds::close_placeholders();
     // SAFETY: hako's own descriptors; their owners never drop (_exit below).
@@ -228,5 +228,8 @@ fn exec_process(cfg: &ExecConfig, channel: &Channel) -> Result<()> {
             exit_child(255);
         }
     }
-    exit_child(super::workload::run(prepared))
+    exit_child(super::workload::run(
+        prepared,
+        process.args().as_deref().unwrap_or_default(),
+    ))
 }

@@ -97,7 +97,8 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
     hako_fds.extend(gate.raw_fds());
     hako_fds.extend(cfg.seccomp_listener.as_ref().map(|s| s.as_raw_fd()));
     let (prepared, seccomp) = setup(cfg, channel, &hako_fds)?;
-    channel.send(&Message::Ready)?;
+    let engine = prepared.engine().map(|e| e.name().to_string());
+    channel.send(&Message::Ready(engine))?;
     exit_child(start(cfg, prepared, seccomp, gate, &hako_fds))
 }
 
@@ -280,5 +281,12 @@ fn start(
         eprintln!("hako: error: {e}");
         return 1;
     }
-    super::workload::run(prepared)
+    let args = cfg
+        .bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.args().clone())
+        .unwrap_or_default();
+    super::workload::run(prepared, &args)
 }

@@ -90,10 +90,19 @@ pub fn exit_child(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Creates the container's processes; returns init's pid once init is
-/// ready and waiting for `start`. `on_init` runs with init's pid once the
+/// A container init that is ready and waits for `start`.
+#[derive(Debug)]
+pub struct Launched {
+    /// Init's pid, in hako's pid namespace.
+    pub pid: i32,
+    /// The wasm engine that will run the workload, if it is wasm.
+    pub engine: Option<String>,
+}
+
+/// Creates the container's processes; returns once init is ready and
+/// waiting for `start`. `on_init` runs with init's pid once the
 /// intermediate process is reaped, before any runtime hook.
-pub fn launch(cfg: &InitConfig, on_init: &mut dyn FnMut(i32) -> Result<()>) -> Result<i32> {
+pub fn launch(cfg: &InitConfig, on_init: &mut dyn FnMut(i32) -> Result<()>) -> Result<Launched> {
     let (parent, child) = Channel::pair()?;
     // SAFETY: hako is single-threaded here, so the child may run any code.
     match unsafe { fork() }.map_err(|e| Error::Sys {
@@ -155,7 +164,7 @@ impl Session {
         cfg: &InitConfig,
         channel: &Channel,
         on_init: &mut dyn FnMut(i32) -> Result<()>,
-    ) -> Result<i32> {
+    ) -> Result<Launched> {
         loop {
             let (msg, fd) = match channel.recv_fd()? {
                 Some((m, fd)) => (Some(m), fd),
@@ -199,7 +208,10 @@ impl Session {
                 }
                 Some(Message::MoveNetDevices) => self.move_net_devices(cfg, channel)?,
                 Some(Message::RunHooks) => self.run_hooks(cfg, channel)?,
-                Some(Message::Ready) => return self.init_pid().map(Pid::as_raw),
+                Some(Message::Ready(engine)) => {
+                    let pid = self.init_pid()?.as_raw();
+                    return Ok(Launched { pid, engine });
+                }
                 Some(Message::Error(msg)) => return Err(Error::Child(msg)),
                 Some(other) => {
                     return Err(Error::invalid(format!("unexpected sync message {other:?}")))

@@ -10,6 +10,7 @@ pub mod intermediate;
 pub mod launcher;
 pub mod module_cache;
 pub mod proc;
+pub mod proctitle;
 pub mod tty;
 pub mod wait;
 pub mod workload;

@@ -8,7 +8,12 @@
 use hako_executors::{ExecutorError, Prepared};
 
 /// Runs `prepared` and returns the exit code the process must end with.
-pub fn run(prepared: Box<dyn Prepared>) -> i32 {
+/// An in-process guest shows `args`, its own argv, as the process's
+/// command line.
+pub fn run(prepared: Box<dyn Prepared>, args: &[String]) -> i32 {
+    if !prepared.replaces_process() {
+        super::proctitle::show(args);
+    }
     quiet_panics();
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prepared.run()));
     match ran {
@@ -66,8 +71,9 @@ mod tests {
             panic!("spawning a worker thread failed\n  Operation not permitted.");
         }
 
+        // Says so only to keep [`run`] from retitling the test process.
         fn replaces_process(&self) -> bool {
-            false
+            true
         }
     }
 
@@ -78,7 +84,7 @@ mod tests {
             "the engine panicked: spawning a worker thread failed: Operation not permitted"
         );
         // The hook is process-wide: restore the default after the run.
-        let code = run(Box::new(Panics));
+        let code = run(Box::new(Panics), &[]);
         let _ = std::panic::take_hook();
         assert_eq!(code, 1);
     }
