@@ -252,11 +252,17 @@ impl PluginEngine {
         // SAFETY: loading runs the library's initialisers; the plugin is
         // hako's own engine library, built with it.
         let lib = unsafe { libloading::Library::new(path) }
-            .map_err(|e| format!("loading {}: {e}", path.display()))?;
+            .map_err(|e| format!("loading {}: {}", path.display(), with_sources(&e)))?;
         let lib: &'static libloading::Library = Box::leak(Box::new(lib));
         // SAFETY: the symbol has this signature in every plugin (export_engine!).
         let entry = unsafe { lib.get::<unsafe extern "C" fn() -> *const EngineAbi>(SYMBOL) }
-            .map_err(|e| format!("{}: not a hako engine plugin: {e}", path.display()))?;
+            .map_err(|e| {
+                format!(
+                    "{}: not a hako engine plugin: {}",
+                    path.display(),
+                    with_sources(&e)
+                )
+            })?;
         // SAFETY: the plugin returns a pointer to a static.
         let abi = unsafe { entry().as_ref() }
             .ok_or_else(|| format!("{}: no engine table", path.display()))?;
@@ -269,6 +275,23 @@ impl PluginEngine {
         }
         Ok(PluginEngine { kind, abi })
     }
+}
+
+/// An error with its causes: libloading's says only "dlopen failed", and
+/// dlerror's reason (the missing file, the unresolved library) is its
+/// source.
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 struct PluginPrepared {
@@ -357,6 +380,15 @@ impl Prepared for PluginPrepared {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_plugin_says_why() {
+        let e = PluginEngine::load(EngineKind::WasmEdge, Path::new("/nonexistent/libx.so"))
+            .err()
+            .unwrap();
+        assert!(e.contains("cannot open shared object file"), "{e}");
+        assert!(e.starts_with("loading /nonexistent/libx.so: "), "{e}");
+    }
 
     #[test]
     fn errors_survive_the_boundary() {

@@ -728,3 +728,29 @@ fn a_wasm_init_shows_the_guests_argv_and_state_names_the_engine() {
     h.run(&["delete", "--force", &id]).ok();
     h.assert_gone(&id, &b, None);
 }
+
+/// A hako installed without its WasmEdge plugin fails a WasmEdge
+/// container at `create` with dlerror's reason, not a bare "dlopen failed".
+#[test]
+fn a_missing_wasmedge_plugin_names_the_reason() {
+    let h = Hako::new();
+    let dir = tempfile::tempdir().unwrap();
+    let lone = dir.path().join("hako");
+    std::fs::copy(&h.bin, &lone).unwrap();
+    let b = wasm_bundle("wasmedge", &["/app/hello.wasm"]);
+    let id = unique_id("noplugin");
+    let mut cmd = std::process::Command::new(&lone);
+    cmd.arg("--root")
+        .arg(h.root())
+        .args(["create", "--bundle", &b.arg(), &id]);
+    let out = h
+        .exec(cmd)
+        .fails_with("cannot open shared object file: No such file or directory");
+    let plugin = dir.path().join("libhako_executor_wasmedge.so");
+    assert!(
+        out.stderr
+            .contains(&format!("loading {}", plugin.display())),
+        "{out:?}"
+    );
+    h.assert_gone(&id, &b, None);
+}
