@@ -235,3 +235,28 @@ fn install_script_registers_hako_with_podman_and_containerd() {
         "{dumped}"
     );
 }
+
+/// A reader that goes away (`hako features | head -1`) ends hako quietly
+/// with success, as runc ends, not with a panic.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    use std::io::{Read, Seek};
+    let h = Hako::new();
+    for args in [vec!["features"], vec!["list"], vec!["--version"]] {
+        let (reader, writer) = nix::unistd::pipe().unwrap();
+        drop(reader);
+        let mut stderr = tempfile::tempfile().unwrap();
+        let mut cmd = h.cmd();
+        cmd.args(&args)
+            .stdout(std::process::Stdio::from(writer))
+            .stderr(stderr.try_clone().unwrap());
+        let mut child = hako_tests::reaper::spawn(&mut cmd).unwrap();
+        let code = child.wait().unwrap().code();
+        hako_tests::reaper::untrack(child.id());
+        let mut err = String::new();
+        stderr.rewind().unwrap();
+        stderr.read_to_string(&mut err).unwrap();
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        assert_eq!(err, "", "{args:?}");
+    }
+}
