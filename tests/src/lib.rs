@@ -9,6 +9,7 @@
 pub mod bundle;
 pub mod reaper;
 pub mod runner;
+pub mod users;
 pub mod wasm;
 
 pub use bundle::Bundle;

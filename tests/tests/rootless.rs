@@ -1,9 +1,9 @@
 //! Rootless: an unprivileged user (created by the test) runs the whole
 //! lifecycle with `hako spec --rootless`, state under $XDG_RUNTIME_DIR.
 
-use std::path::Path;
 use std::process::Command;
 
+use hako_tests::users::chown_tree;
 use hako_tests::{bundle::busybox_rootfs, reaper, unique_id};
 
 const USER: &str = "hako-rootless";
@@ -11,43 +11,7 @@ const USER: &str = "hako-rootless";
 /// The test user's uid and gid, creating the user (and sub-id ranges)
 /// the first time.
 fn user() -> (u32, u32) {
-    hako_tests::require_root();
-    // The tests of this file run in parallel threads: on a fresh machine
-    // they would all create the user and append the sub-id ranges at once.
-    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = CREATING.lock().unwrap_or_else(|e| e.into_inner());
-    let exists = reaper::output(Command::new("id").args(["-u", USER]))
-        .unwrap()
-        .status
-        .success();
-    if !exists {
-        let out = reaper::output(Command::new("useradd").args([
-            "--system",
-            "--no-create-home",
-            "--shell",
-            "/bin/sh",
-            USER,
-        ]))
-        .unwrap();
-        assert!(
-            out.status.success() || String::from_utf8_lossy(&out.stderr).contains("already exists"),
-            "useradd: {out:?}"
-        );
-    }
-    for file in ["/etc/subuid", "/etc/subgid"] {
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        if !text.lines().any(|l| l.starts_with(&format!("{USER}:"))) {
-            // Replaced whole, never seen half-written by newuidmap.
-            let next = format!("{file}.hako-tests");
-            std::fs::write(&next, format!("{text}{USER}:300000:65536\n")).unwrap();
-            std::fs::rename(&next, file).unwrap();
-        }
-    }
-    let id = |flag: &str| -> u32 {
-        let out = reaper::output(Command::new("id").args([flag, USER])).unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    };
-    (id("-u"), id("-g"))
+    hako_tests::users::ensure(USER, 300000)
 }
 
 struct Rootless {
@@ -115,15 +79,6 @@ impl Rootless {
         std::fs::write(dir.join("config.json"), spec.to_string()).unwrap();
         chown_tree(&dir, self.uid, self.gid);
         dir
-    }
-}
-
-fn chown_tree(path: &Path, uid: u32, gid: u32) {
-    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).unwrap();
-    if path.is_dir() && !path.is_symlink() {
-        for e in std::fs::read_dir(path).unwrap().flatten() {
-            chown_tree(&e.path(), uid, gid);
-        }
     }
 }
 

@@ -11,41 +11,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use hako_tests::users::chown_tree;
 use hako_tests::{reaper, wasm::example};
 
 const USER: &str = "hako-podman";
 
 /// The user's uid and gid, creating it and its sub-id ranges once.
 fn user() -> (u32, u32) {
-    hako_tests::require_root();
-    let exists = reaper::output(Command::new("id").args(["-u", USER]))
-        .unwrap()
-        .status
-        .success();
-    if !exists {
-        let out = reaper::output(Command::new("useradd").args([
-            "--system",
-            "--no-create-home",
-            "--shell",
-            "/bin/sh",
-            USER,
-        ]))
-        .unwrap();
-        assert!(out.status.success(), "useradd: {out:?}");
-    }
-    for file in ["/etc/subuid", "/etc/subgid"] {
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        if !text.lines().any(|l| l.starts_with(&format!("{USER}:"))) {
-            let next = format!("{file}.hako-podman-tests");
-            std::fs::write(&next, format!("{text}{USER}:500000:65536\n")).unwrap();
-            std::fs::rename(&next, file).unwrap();
-        }
-    }
-    let id = |flag: &str| -> u32 {
-        let out = reaper::output(Command::new("id").args([flag, USER])).unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    };
-    (id("-u"), id("-g"))
+    hako_tests::users::ensure(USER, 500000)
 }
 
 struct RootlessPodman {
@@ -155,15 +128,6 @@ impl Drop for RootlessPodman {
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,
             );
-        }
-    }
-}
-
-fn chown_tree(path: &Path, uid: u32, gid: u32) {
-    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).unwrap();
-    if path.is_dir() && !path.is_symlink() {
-        for e in std::fs::read_dir(path).unwrap().flatten() {
-            chown_tree(&e.path(), uid, gid);
         }
     }
 }

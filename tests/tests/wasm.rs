@@ -640,18 +640,24 @@ fn unknown_handlers_are_refused_at_create() {
     }
 }
 
-/// `exec` into a wasm container decides per program: the image's shell
-/// runs natively (what users do to debug), a module runs on the
-/// container's engine.
-fn exec_runs_native_tools_and_modules(engine: &str) {
-    let h = Hako::new();
-    let mut b = wasm_bundle(engine, &["/app/hello.wasm"]);
+/// A wasm bundle whose guest prints its greeting, then sleeps ten minutes.
+fn sleeping(engine: &str, args: &[&str]) -> hako_tests::Bundle {
+    let mut b = wasm_bundle(engine, args);
     b.edit(|s| {
         s["process"]["env"]
             .as_array_mut()
             .unwrap()
             .push(json!("HELLO_SLEEP=600"))
     });
+    b
+}
+
+/// `exec` into a wasm container decides per program: the image's shell
+/// runs natively (what users do to debug), a module runs on the
+/// container's engine.
+fn exec_runs_native_tools_and_modules(engine: &str) {
+    let h = Hako::new();
+    let b = sleeping(engine, &["/app/hello.wasm"]);
     let id = unique_id("wexec");
     h.run(&["run", "-d", "--bundle", &b.arg(), &id]).ok();
     let out = h
@@ -687,13 +693,7 @@ fn exec_runs_native_tools_and_modules(engine: &str) {
 fn a_wasm_init_shows_the_guests_argv_and_state_names_the_engine() {
     for engine in ["wasmtime", "wasmedge", "wasmer"] {
         let h = Hako::new();
-        let mut b = wasm_bundle(engine, &["/app/hello.wasm", "first", "second"]);
-        b.edit(|s| {
-            s["process"]["env"]
-                .as_array_mut()
-                .unwrap()
-                .push(json!("HELLO_SLEEP=600"))
-        });
+        let b = sleeping(engine, &["/app/hello.wasm", "first", "second"]);
         let id = unique_id("title");
         h.run(&["create", "--bundle", &b.arg(), &id]).ok();
         let state = h.state(&id);

@@ -1,0 +1,58 @@
+//! Unprivileged users for the rootless tests, created once per machine.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::reaper;
+
+/// The uid and gid of `name`, creating the user (a system user without a
+/// home) and its sub-id ranges (`subids` ids from `first_subid`) the first
+/// time. Test threads of one binary create a user one at a time: a second
+/// concurrent `useradd` would renumber it.
+pub fn ensure(name: &str, first_subid: u32) -> (u32, u32) {
+    crate::require_root();
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = CREATING.lock().unwrap_or_else(|e| e.into_inner());
+    let exists = reaper::output(Command::new("id").args(["-u", name]))
+        .unwrap()
+        .status
+        .success();
+    if !exists {
+        let out = reaper::output(Command::new("useradd").args([
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/bin/sh",
+            name,
+        ]))
+        .unwrap();
+        assert!(
+            out.status.success() || String::from_utf8_lossy(&out.stderr).contains("already exists"),
+            "useradd: {out:?}"
+        );
+    }
+    for file in ["/etc/subuid", "/etc/subgid"] {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if !text.lines().any(|l| l.starts_with(&format!("{name}:"))) {
+            // Replaced whole, never seen half-written by newuidmap.
+            let next = format!("{file}.hako-tests-{name}");
+            std::fs::write(&next, format!("{text}{name}:{first_subid}:65536\n")).unwrap();
+            std::fs::rename(&next, file).unwrap();
+        }
+    }
+    let id = |flag: &str| -> u32 {
+        let out = reaper::output(Command::new("id").args([flag, name])).unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    (id("-u"), id("-g"))
+}
+
+/// Gives a tree to a user, links included (not followed).
+pub fn chown_tree(path: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).unwrap();
+    if path.is_dir() && !path.is_symlink() {
+        for e in std::fs::read_dir(path).unwrap().flatten() {
+            chown_tree(&e.path(), uid, gid);
+        }
+    }
+}
