@@ -27,7 +27,9 @@ pub struct Cli {
     /// Debug logging.
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Manage cgroups through systemd.
+    /// Read linux.cgroupsPath as systemd's `slice:prefix:name` (placed
+    /// through cgroupfs: hako has no D-Bus driver yet; refused where
+    /// systemd is not running).
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
     /// Ignored; accepted for compatibility with runc callers.

@@ -4,7 +4,6 @@
 //! id or field at fault; the top level prints it as one line.
 
 use std::fmt;
-use std::path::Path;
 
 use hako_executors::ExecutorError;
 
@@ -113,11 +112,6 @@ impl<T> Context<T> for std::result::Result<T, nix::errno::Errno> {
             errno,
         })
     }
-}
-
-/// Shorthand for a path in messages.
-pub fn p(path: &Path) -> std::path::Display<'_> {
-    path.display()
 }
 
 #[cfg(test)]

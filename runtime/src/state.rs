@@ -246,12 +246,6 @@ impl ContainerDir {
         &self.path
     }
 
-    /// The descriptor holding the lock (children must close it).
-    pub fn lock_fd(&self) -> std::os::fd::RawFd {
-        use std::os::fd::AsRawFd;
-        self.lock.as_raw_fd()
-    }
-
     /// The start fifo.
     pub fn fifo(&self) -> PathBuf {
         self.path.join("exec.fifo")

@@ -182,11 +182,6 @@ impl CgroupSet {
         }
         Ok(None)
     }
-
-    /// Whether any directory still exists.
-    pub fn exists(&self) -> bool {
-        self.dirs.iter().any(|d| d.path.exists())
-    }
 }
 
 /// mkdir -p of one cgroup directory. A new v1 cpuset cgroup starts with
@@ -328,7 +323,7 @@ mod tests {
         }
         let _ = std::fs::remove_file(set.dirs[2].path.join("sub/cgroup.procs"));
         set.remove().unwrap();
-        assert!(!set.exists());
+        assert!(set.dirs.iter().all(|d| !d.path.exists()));
         assert!(tmp.path().join("memory/hako").is_dir(), "parents stay");
         set.remove().unwrap();
     }

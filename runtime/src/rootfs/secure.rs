@@ -78,11 +78,6 @@ impl SafeRoot {
         })
     }
 
-    /// The rootfs path on the host (for messages).
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The host path a container path would have if nothing were a
     /// symlink (for messages only, never for access).
     pub fn display(&self, path: &Path) -> PathBuf {

@@ -85,9 +85,6 @@ pub fn attr(s: &Scheduler) -> Result<SchedAttr, String> {
             "process.scheduler.priority {priority} is not between 1 and 99 for {policy}"
         ));
     }
-    if priority < 0 {
-        return Err(format!("process.scheduler.priority {priority} is negative"));
-    }
     if policy != LinuxSchedulerPolicy::SchedDeadline && (runtime, deadline, period) != (0, 0, 0) {
         return Err(format!(
             "process.scheduler runtime, deadline and period are only for SCHED_DEADLINE, not {policy}"
