@@ -163,12 +163,14 @@ fn exec_into_a_sub_cgroup() {
     b.edit(|s| s["linux"]["cgroupsPath"] = json!(format!("/{path}")));
     h.run(&["run", "-d", "--bundle", &b.arg(), &id]).ok();
     let hierarchies = mounted_hierarchies();
-    for (mp, _) in &hierarchies {
+    for (mp, controllers) in &hierarchies {
         let dir = std::path::Path::new(mp).join(&path);
         std::fs::create_dir(dir.join("sub")).unwrap();
-        // A new v1 cpuset cgroup has no cpus or mems until given some.
-        for file in ["cpuset.cpus", "cpuset.mems"] {
-            if let Ok(v) = std::fs::read_to_string(dir.join(file)) {
+        // A new v1 cpuset cgroup has no cpus or mems until given some (on
+        // v2 a child inherits them).
+        if controllers.split(',').any(|c| c == "cpuset") {
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                let v = std::fs::read_to_string(dir.join(file)).unwrap();
                 std::fs::write(dir.join("sub").join(file), v.trim()).unwrap();
             }
         }

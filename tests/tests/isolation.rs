@@ -234,6 +234,17 @@ fn mounts_dev_and_links() {
     .ok();
     let mut lines = out.stdout.lines();
     let mounts: Vec<&str> = lines.by_ref().take(7).collect();
+    // Pure cgroup v2 mounts the container's cgroup2 tree itself; v1 and
+    // hybrid hosts get a tmpfs holding one mount per hierarchy.
+    let unified = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains(" /sys/fs/cgroup ") && l.contains(" - cgroup2 "));
+    let cgroup = if unified {
+        "/sys/fs/cgroup cgroup2"
+    } else {
+        "/sys/fs/cgroup tmpfs"
+    };
     assert_eq!(
         mounts,
         vec![
@@ -243,7 +254,7 @@ fn mounts_dev_and_links() {
             "/dev/shm tmpfs",
             "/proc proc",
             "/sys sysfs",
-            "/sys/fs/cgroup tmpfs"
+            cgroup
         ]
     );
     let dev = lines.next().unwrap();
@@ -637,7 +648,7 @@ fn without_a_mount_namespace_only_hakos_bind_is_removed() {
         Some(&rootfs),
         &rootfs,
         None::<&str>,
-        nix::mount::MsFlags::MS_BIND,
+        nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_REC,
         None::<&str>,
     )
     .unwrap();

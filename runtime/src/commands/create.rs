@@ -275,8 +275,10 @@ pub const ENGINE_ANNOTATION: &str = "io.hako.engine";
 /// needs, on cgroup v2 where the kernel takes the limit and then kills)
 /// is named as such, as runc names it.
 fn explain_oom(e: Error, cgroups: &CgroupSet) -> Error {
-    match (&e, crate::cgroups::stats::oom_kills(cgroups)) {
-        (Error::Child(_), Some(n)) if n > 0 => {
+    // Whatever hako saw first (init's silence, a write to its closed
+    // channel), the OOM kill is the cause.
+    match crate::cgroups::stats::oom_kills(cgroups) {
+        Some(n) if n > 0 => {
             Error::Child("container init was OOM-killed (memory limit too low?)".into())
         }
         _ => e,

@@ -7,7 +7,7 @@ use oci_spec::runtime::LinuxResources;
 use super::Write;
 use crate::cgroups::hierarchy::Version;
 use crate::cgroups::set::CgroupSet;
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 
 /// cpu.shares (2..262144) → cpu.weight (1..10000), as runc and crun.
 pub fn shares_to_weight(shares: u64) -> u64 {
@@ -69,7 +69,14 @@ pub fn plan(controller: &'static str, res: &LinuxResources) -> Result<Vec<Write>
             if let Some(value) = swap_max(m.swap(), m.limit())? {
                 w.push(Write::new("memory", "memory.swap.max", value));
             }
-            if m.swappiness().is_some() {
+            if let Some(s) = m.swappiness() {
+                // Out of range is bad input on any host, even where the
+                // value itself has nowhere to go.
+                if s > 100 {
+                    return Err(Error::invalid(format!(
+                        "linux.resources.memory.swappiness {s} is above 100"
+                    )));
+                }
                 tracing::warn!(
                     "linux.resources.memory.swappiness has no cgroup v2 equivalent, ignored"
                 );
@@ -203,7 +210,10 @@ pub fn unified(map: &HashMap<String, String>) -> Result<Vec<Write>> {
 
 /// Enables the controllers the container may use in every v2 ancestor of
 /// its cgroup (a controller's files appear only once the parent enables
-/// it). Controllers the parent does not have are left alone.
+/// it). Controllers the parent does not have are left alone, and so is an
+/// ancestor that refuses (one with processes of its own, such as the
+/// systemd service hako runs in for a relative cgroupsPath): as runc does,
+/// a limit that then cannot be written fails there, naming its file.
 pub fn enable_controllers(set: &CgroupSet) -> Result<()> {
     let Some(dir) = set.dirs.iter().find(|d| d.version == Version::V2) else {
         return Ok(());
@@ -218,8 +228,13 @@ pub fn enable_controllers(set: &CgroupSet) -> Result<()> {
             .collect();
         if !wanted.is_empty() {
             let control = current.join("cgroup.subtree_control");
-            crate::cgroups::file::write(&control, &wanted.join(" "))
-                .ctx(|| format!("enabling controllers in {}", control.display()))?;
+            if crate::cgroups::file::write(&control, &wanted.join(" ")).is_err() {
+                for one in &wanted {
+                    if let Err(e) = crate::cgroups::file::write(&control, one) {
+                        tracing::debug!(path = %control.display(), controller = %one, %e, "controller not enabled");
+                    }
+                }
+            }
         }
         current.push(part);
     }
