@@ -630,6 +630,10 @@ fn without_namespaces_the_container_runs_in_its_rootfs_and_leaves_no_mount() {
         hako_tests::host_mounts_under(b.path()),
         Vec::<String>::new()
     );
+    assert_eq!(
+        hako_tests::host_mounts_under(h.root()),
+        Vec::<String>::new()
+    );
 }
 
 /// A rootfs that is a mount point already (podman's overlay) stays
@@ -656,11 +660,11 @@ fn without_a_mount_namespace_only_hakos_bind_is_removed() {
     let before = hako_tests::host_mounts_under(&rootfs);
     let id = hako_tests::unique_id("nomntbind");
     let out = h.run(&["create", "--bundle", &b.arg(), &id]).ok();
-    let during = hako_tests::host_mounts_under(&rootfs);
-    assert!(
-        during.len() > before.len(),
-        "init mounted inside the bind: {out:?}"
-    );
+    // init mounted inside hako's bind of the rootfs in the state
+    // directory, not on the caller's path.
+    let during = hako_tests::host_mounts_under(h.root());
+    assert!(during.len() > 1, "init mounted inside the bind: {out:?}");
+    assert_eq!(hako_tests::host_mounts_under(&rootfs), before);
     // Nothing is stacked on the host's own root.
     let on_root = |info: &str| {
         info.lines()
@@ -675,8 +679,10 @@ fn without_a_mount_namespace_only_hakos_bind_is_removed() {
     h.run(&["start", &id]).ok();
     h.run(&["delete", "--force", &id]).ok();
     let after = hako_tests::host_mounts_under(&rootfs);
+    let left = hako_tests::host_mounts_under(h.root());
     nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH).unwrap();
     assert_eq!(after, before, "the caller's own mount of the rootfs stays");
+    assert_eq!(left, Vec::<String>::new(), "hako's bind is gone");
     h.assert_gone(&id, &b, None);
 }
 

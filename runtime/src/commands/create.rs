@@ -79,9 +79,13 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
     let dir = guard.dir.as_ref().expect("set above");
     nix::unistd::mkfifo(&dir.fifo(), Mode::from_bits_truncate(0o600))
         .ctx(|| format!("creating {}", dir.fifo().display()))?;
+    // Without a mount namespace, init builds the container in a bind of
+    // the rootfs that only hako uses (rootfs::host_bind).
+    let rootfs = bundle.rootfs.clone();
+    let mut bundle = bundle;
     if !namespaces.has(oci_spec::runtime::LinuxNamespaceType::Mount) {
         guard.host_bind = true;
-        crate::rootfs::host_bind::bind(&bundle.rootfs, dir.path())?;
+        bundle.rootfs = crate::rootfs::host_bind::bind(&bundle.rootfs, dir.path())?;
     }
     let spec_cgroups = bundle
         .spec
@@ -144,7 +148,7 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
         pid_start: crate::process::proc::start_time(pid)
             .ok_or_else(|| Error::Child("container init exited right after creation".into()))?,
         bundle: cfg.bundle.dir.clone(),
-        rootfs: cfg.bundle.rootfs.clone(),
+        rootfs,
         created: state::now_rfc3339(),
         owner: String::new(),
         annotations: with_engine(crate::spec::annotations(&cfg.bundle.spec), launched.engine),
@@ -382,7 +386,9 @@ impl Drop for Guard {
         if let Some(dir) = self.dir.take() {
             if self.host_bind {
                 if let Err(e) = crate::rootfs::host_bind::release(dir.path()) {
+                    // Kept: removing it would descend into the rootfs.
                     tracing::warn!("cleaning up after a failed create: {e}");
+                    return;
                 }
             }
             if let Err(e) = dir.destroy() {

@@ -30,8 +30,9 @@ pub fn delete(dir: ContainerDir, force: bool) -> Result<()> {
             }
             None => Ok(()),
         };
-        let mount_result = crate::rootfs::host_bind::release(dir.path());
-        return cgroup_result.and(mount_result).and(dir.destroy());
+        // A rootfs still bound in the state directory keeps it.
+        crate::rootfs::host_bind::release(dir.path())?;
+        return cgroup_result.and(dir.destroy());
     }
     let state = dir.load()?;
     let status = dir.status(&state);
@@ -64,11 +65,12 @@ pub fn delete(dir: ContainerDir, force: bool) -> Result<()> {
             crate::hooks::HookState::new(&state.id, "stopped", None, &state.bundle, &spec);
         crate::hooks::run_warn(crate::hooks::Stage::Poststop, &spec, &hook_state);
     }
-    // Poststop hooks have run: they may have wanted to see its mounts.
-    let mount_result = crate::rootfs::host_bind::release(dir.path());
+    // Poststop hooks have run: they may have wanted to see its mounts. A
+    // rootfs still bound in the state directory keeps it.
+    crate::rootfs::host_bind::release(dir.path())?;
     let dir_result = dir.destroy();
     tracing::debug!(id = %state.id, "container deleted");
-    cgroup_result.and(mount_result).and(dir_result)
+    cgroup_result.and(dir_result)
 }
 
 /// SIGKILLs a process and waits (up to 10 s) until it is gone or a zombie.

@@ -2,14 +2,18 @@
 //!
 //! Such a container shares hako's mount namespace, yet it still runs in
 //! its bundle's rootfs, as under runc, crun and youki: hako binds the
-//! rootfs onto itself in the host's namespace before init starts, init
-//! makes the spec's mounts inside that bind and chroots into it (pivot_root
-//! would move the host's own root). Everything init mounts hangs below the
-//! bind, so `delete` detaches the whole tree with one lazy unmount of it.
-//! The bind's mount id is recorded in the state directory, and only a
-//! mount with that id is ever detached: a rootfs that was a mount point
-//! already (podman's overlay) is left mounted.
-
+//! rootfs, in the host's namespace, onto `rootfs/` in the container's
+//! state directory before init starts; init makes the spec's mounts inside
+//! that bind and chroots into it (pivot_root would move the host's own
+//! root). Everything init mounts hangs below the bind, so `delete` detaches
+//! the whole tree with one lazy unmount of it.
+//!
+//! The bind goes on a directory only hako uses, never on `root.path`
+//! itself: where mounts propagate (a shared `/`, as under systemd), a bind
+//! stacked on a path the caller had mounted would be copied into the
+//! caller's peers beneath the caller's own mount, and unmounting it would
+//! take the caller's mount along. The bind's mount id is recorded, and only
+//! a mount with that id is ever detached.
 use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags};
@@ -33,37 +37,56 @@ fn canonical(rootfs: &Path) -> Result<PathBuf> {
     std::fs::canonicalize(rootfs).ctx(|| format!("rootfs {}", rootfs.display()))
 }
 
-/// Binds `rootfs` onto itself in the caller's mount namespace and records
-/// the new mount's id in `state_dir`.
-pub fn bind(rootfs: &Path, state_dir: &Path) -> Result<()> {
+/// Where the bind goes: `rootfs/` in the state directory.
+pub fn target(state_dir: &Path) -> PathBuf {
+    state_dir.join("rootfs")
+}
+
+/// Binds `rootfs` onto [`target`] in the caller's mount namespace, records
+/// the new mount's id in `state_dir`, and returns the target: the path the
+/// container's init makes its mounts in and chroots to.
+pub fn bind(rootfs: &Path, state_dir: &Path) -> Result<PathBuf> {
     let rootfs = canonical(rootfs)?;
+    let target = target(&canonical(state_dir)?);
+    std::fs::create_dir(&target).ctx(|| format!("creating {}", target.display()))?;
     nix::mount::mount(
         Some(&rootfs),
-        &rootfs,
+        &target,
         None::<&str>,
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
     )
-    .ctx(|| format!("binding rootfs {} onto itself", rootfs.display()))?;
+    .ctx(|| {
+        format!(
+            "binding rootfs {} to {}",
+            rootfs.display(),
+            target.display()
+        )
+    })?;
     let mounts = crate::mountinfo::read_self().ctx(|| "reading /proc/self/mountinfo".into())?;
-    let id = topmost(&mounts, &rootfs).ok_or_else(|| {
+    let id = topmost(&mounts, &target).ok_or_else(|| {
         Error::invalid(format!(
-            "rootfs {}: the bind just made is not in /proc/self/mountinfo",
-            rootfs.display()
+            "{}: the bind just made is not in /proc/self/mountinfo",
+            target.display()
         ))
     })?;
     let record = state_dir.join(RECORD);
-    let text = format!("{id}\n{}", rootfs.display());
-    let written = crate::state::write_atomic(&record, text.as_bytes(), 0o600);
-    if written.is_err() {
-        let _ = nix::mount::umount2(&rootfs, MntFlags::MNT_DETACH);
+    let text = format!("{id}\n{}", target.display());
+    match crate::state::write_atomic(&record, text.as_bytes(), 0o600) {
+        Ok(()) => Ok(target),
+        Err(e) => {
+            let _ = nix::mount::umount2(&target, MntFlags::MNT_DETACH);
+            Err(e)
+        }
     }
-    written
 }
 
 /// Detaches the bind recorded in `state_dir`, with every mount made inside
-/// it, if it is still on top of its path. Without a record there is
-/// nothing of hako's to remove.
+/// it, if it is still on top of its path, and removes the emptied
+/// directory. Without a record there is nothing of hako's to remove. An
+/// error means the directory could not be removed: the caller must then
+/// keep the state directory, or removing it would descend into the
+/// container's rootfs.
 pub fn release(state_dir: &Path) -> Result<()> {
     let record = state_dir.join(RECORD);
     let Ok(text) = std::fs::read_to_string(&record) else {
@@ -74,12 +97,20 @@ pub fn release(state_dir: &Path) -> Result<()> {
         .and_then(|(id, path)| Some((id.parse::<u32>().ok()?, PathBuf::from(path))))
         .ok_or_else(|| Error::invalid(format!("{}: not a mount record", record.display())))?;
     let mounts = crate::mountinfo::read_self().ctx(|| "reading /proc/self/mountinfo".into())?;
-    if topmost(&mounts, &rootfs) != Some(id) {
+    if topmost(&mounts, &rootfs) == Some(id) {
+        nix::mount::umount2(&rootfs, MntFlags::MNT_DETACH)
+            .ctx(|| format!("unmounting the rootfs bind {}", rootfs.display()))?;
+    } else {
         tracing::debug!(rootfs = %rootfs.display(), id, "rootfs bind already gone");
-        return Ok(());
     }
-    nix::mount::umount2(&rootfs, MntFlags::MNT_DETACH)
-        .ctx(|| format!("unmounting the rootfs bind {}", rootfs.display()))
+    // Not recursive: removing the state directory must never reach into
+    // a rootfs that is still mounted there (EBUSY then keeps it).
+    match std::fs::remove_dir(&rootfs) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).ctx(|| format!("removing {}", rootfs.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
