@@ -63,6 +63,22 @@ pub fn bind(rootfs: &Path, state_dir: &Path) -> Result<PathBuf> {
             target.display()
         )
     })?;
+    // A bind of a shared mount joins its peer group: init's mounts would
+    // appear under the caller's rootfs too. As a slave the bind still
+    // receives, sends nothing, and its unmount still reaches the copies
+    // its creation left in the peers of the state directory's mount.
+    let slave = nix::mount::mount(
+        None::<&str>,
+        &target,
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| format!("making {} a slave mount", target.display()));
+    if let Err(e) = slave {
+        let _ = nix::mount::umount2(&target, MntFlags::MNT_DETACH);
+        return Err(e);
+    }
     let mounts = crate::mountinfo::read_self().ctx(|| "reading /proc/self/mountinfo".into())?;
     let id = topmost(&mounts, &target).ok_or_else(|| {
         Error::invalid(format!(
