@@ -56,3 +56,31 @@ pub fn chown_tree(path: &Path, uid: u32, gid: u32) {
         }
     }
 }
+
+/// Runs `program` with `args` as `uid`:`gid` (no supplementary groups) in
+/// a session of the user's own: a clean environment with `HOME` and the
+/// working directory at `home`, and `XDG_RUNTIME_DIR` at `home/run`.
+pub fn run_as(uid: u32, gid: u32, home: &Path, program: &Path, args: &[&str]) -> crate::Out {
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--reuid",
+        &uid.to_string(),
+        "--regid",
+        &gid.to_string(),
+        "--clear-groups",
+        "--",
+    ])
+    .arg(program)
+    .args(args)
+    .env_clear()
+    .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+    .env("HOME", home)
+    .env("XDG_RUNTIME_DIR", home.join("run"))
+    .current_dir(home);
+    let out = reaper::output(&mut cmd).unwrap();
+    crate::Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}

@@ -1,10 +1,8 @@
 //! Rootless: an unprivileged user (created by the test) runs the whole
 //! lifecycle with `hako spec --rootless`, state under $XDG_RUNTIME_DIR.
 
-use std::process::Command;
-
 use hako_tests::users::chown_tree;
-use hako_tests::{bundle::busybox_rootfs, reaper, unique_id};
+use hako_tests::{bundle::busybox_rootfs, unique_id};
 
 const USER: &str = "hako-rootless";
 
@@ -40,29 +38,13 @@ impl Rootless {
 
     /// hako as the unprivileged user.
     fn hako(&self, args: &[&str]) -> hako_tests::Out {
-        let bin = hako_tests::hako_bin();
-        // The binary must be reachable by the user.
-        let mut cmd = Command::new("setpriv");
-        cmd.args([
-            "--reuid",
-            &self.uid.to_string(),
-            "--regid",
-            &self.gid.to_string(),
-            "--clear-groups",
-            "--",
-        ])
-        .arg(&bin)
-        .args(args)
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("XDG_RUNTIME_DIR", self.home.path().join("run"))
-        .current_dir(self.home.path());
-        let out = reaper::output(&mut cmd).unwrap();
-        hako_tests::Out {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        hako_tests::users::run_as(
+            self.uid,
+            self.gid,
+            self.home.path(),
+            &hako_tests::hako_bin(),
+            args,
+        )
     }
 
     /// A rootless bundle owned by the user, running `script`.

@@ -9,10 +9,9 @@
 //! is `none`: the machine's /dev/net/tun is not the user's to open.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use hako_tests::users::chown_tree;
-use hako_tests::{reaper, wasm::example};
+use hako_tests::wasm::example;
 
 const USER: &str = "hako-podman";
 
@@ -77,29 +76,8 @@ impl RootlessPodman {
 
     /// A tool (podman, buildah) run as the user, in the user's session.
     fn run(&self, tool: &str, args: &[&str]) -> hako_tests::Out {
-        let mut cmd = Command::new("setpriv");
-        cmd.args([
-            "--reuid",
-            &self.uid.to_string(),
-            "--regid",
-            &self.gid.to_string(),
-            "--clear-groups",
-            "--",
-            tool,
-        ])
-        .args(args)
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("HOME", self.home.path())
-        .env("USER", USER)
-        .env("XDG_RUNTIME_DIR", self.home.path().join("run"))
-        .current_dir(self.home.path());
-        let out = reaper::output(&mut cmd).unwrap();
-        hako_tests::Out {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        let program = Path::new("/usr/bin").join(tool);
+        hako_tests::users::run_as(self.uid, self.gid, self.home.path(), &program, args)
     }
 
     fn podman(&self, args: &[&str]) -> hako_tests::Out {
