@@ -131,6 +131,7 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
         seccomp_listener,
         module_cache: ctx.module_cache.clone(),
         idmapped_mounts,
+        rootless: ctx.rootless,
     };
     // Limits go on once init is the cgroup's only process (launcher).
     let launched = launcher::launch(&cfg, &mut |_| {

@@ -154,7 +154,7 @@ fn setup(
         cgroup_ns: plan.has(LinuxNamespaceType::Cgroup),
         // Rootless podman gives no user namespace in the spec: hako itself
         // already runs in one, where mknod is refused just the same.
-        user_ns: plan.has(LinuxNamespaceType::User) || crate::rootless::in_user_namespace(),
+        user_ns: plan.has(LinuxNamespaceType::User) || cfg.rootless,
         idmapped: &cfg.idmapped_mounts,
         own_mount_ns: own_mounts,
     };

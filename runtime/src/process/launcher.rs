@@ -65,6 +65,9 @@ pub struct InitConfig {
     pub module_cache: Option<std::path::PathBuf>,
     /// Id-mapped mounts prepared on the host, by index in `mounts`.
     pub idmapped_mounts: Vec<(usize, OwnedFd)>,
+    /// Whether hako runs rootless (in a user namespace of its own or as
+    /// a user other than root).
+    pub rootless: bool,
 }
 
 /// Runs `body` in a forked child and turns its outcome into an exit code,

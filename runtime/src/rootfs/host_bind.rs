@@ -63,38 +63,40 @@ pub fn bind(rootfs: &Path, state_dir: &Path) -> Result<PathBuf> {
             target.display()
         )
     })?;
-    // A bind of a shared mount joins its peer group: init's mounts would
-    // appear under the caller's rootfs too. As a slave the bind still
-    // receives, sends nothing, and its unmount still reaches the copies
-    // its creation left in the peers of the state directory's mount.
-    let slave = nix::mount::mount(
-        None::<&str>,
-        &target,
-        None::<&str>,
-        MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .ctx(|| format!("making {} a slave mount", target.display()));
-    if let Err(e) = slave {
-        let _ = nix::mount::umount2(&target, MntFlags::MNT_DETACH);
-        return Err(e);
-    }
-    let mounts = crate::mountinfo::read_self().ctx(|| "reading /proc/self/mountinfo".into())?;
-    let id = topmost(&mounts, &target).ok_or_else(|| {
-        Error::invalid(format!(
-            "{}: the bind just made is not in /proc/self/mountinfo",
-            target.display()
-        ))
-    })?;
-    let record = state_dir.join(RECORD);
-    let text = format!("{id}\n{}", target.display());
-    match crate::state::write_atomic(&record, text.as_bytes(), 0o600) {
+    // Once mounted, any failure must unmount: the state directory is
+    // later removed recursively, which must never reach into a rootfs.
+    match record(&target, state_dir) {
         Ok(()) => Ok(target),
         Err(e) => {
             let _ = nix::mount::umount2(&target, MntFlags::MNT_DETACH);
             Err(e)
         }
     }
+}
+
+/// Makes the new bind at `target` a slave and records its mount id.
+fn record(target: &Path, state_dir: &Path) -> Result<()> {
+    // A bind of a shared mount joins its peer group: init's mounts would
+    // appear under the caller's rootfs too. As a slave the bind still
+    // receives, sends nothing, and its unmount still reaches the copies
+    // its creation left in the peers of the state directory's mount.
+    nix::mount::mount(
+        None::<&str>,
+        target,
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| format!("making {} a slave mount", target.display()))?;
+    let mounts = crate::mountinfo::read_self().ctx(|| "reading /proc/self/mountinfo".into())?;
+    let id = topmost(&mounts, target).ok_or_else(|| {
+        Error::invalid(format!(
+            "{}: the bind just made is not in /proc/self/mountinfo",
+            target.display()
+        ))
+    })?;
+    let text = format!("{id}\n{}", target.display());
+    crate::state::write_atomic(&state_dir.join(RECORD), text.as_bytes(), 0o600)
 }
 
 /// Detaches the bind recorded in `state_dir`, with every mount made inside
@@ -105,25 +107,26 @@ pub fn bind(rootfs: &Path, state_dir: &Path) -> Result<PathBuf> {
 /// container's rootfs.
 pub fn release(state_dir: &Path) -> Result<()> {
     let record = state_dir.join(RECORD);
-    let Ok(text) = std::fs::read_to_string(&record) else {
-        return Ok(());
-    };
-    let (id, rootfs) = text
-        .split_once('\n')
-        .and_then(|(id, path)| Some((id.parse::<u32>().ok()?, PathBuf::from(path))))
-        .ok_or_else(|| Error::invalid(format!("{}: not a mount record", record.display())))?;
-    let mounts = crate::mountinfo::read_self().ctx(|| "reading /proc/self/mountinfo".into())?;
-    if topmost(&mounts, &rootfs) == Some(id) {
-        nix::mount::umount2(&rootfs, MntFlags::MNT_DETACH)
-            .ctx(|| format!("unmounting the rootfs bind {}", rootfs.display()))?;
-    } else {
-        tracing::debug!(rootfs = %rootfs.display(), id, "rootfs bind already gone");
+    if let Ok(text) = std::fs::read_to_string(&record) {
+        let (id, bound) = text
+            .split_once('\n')
+            .and_then(|(id, path)| Some((id.parse::<u32>().ok()?, PathBuf::from(path))))
+            .ok_or_else(|| Error::invalid(format!("{}: not a mount record", record.display())))?;
+        let mounts = crate::mountinfo::read_self().ctx(|| "reading /proc/self/mountinfo".into())?;
+        if topmost(&mounts, &bound) == Some(id) {
+            nix::mount::umount2(&bound, MntFlags::MNT_DETACH)
+                .ctx(|| format!("unmounting the rootfs bind {}", bound.display()))?;
+        } else {
+            tracing::debug!(rootfs = %bound.display(), id, "rootfs bind already gone");
+        }
     }
-    // Not recursive: removing the state directory must never reach into
-    // a rootfs that is still mounted there (EBUSY then keeps it).
-    match std::fs::remove_dir(&rootfs) {
+    // Not recursive, record or not: removing the state directory must
+    // never reach into a rootfs that is still mounted there (EBUSY then
+    // keeps it).
+    let dir = target(state_dir);
+    match std::fs::remove_dir(&dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).ctx(|| format!("removing {}", rootfs.display()))
+            Err(e).ctx(|| format!("removing {}", dir.display()))
         }
         _ => Ok(()),
     }
