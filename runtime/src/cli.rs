@@ -27,9 +27,10 @@ pub struct Cli {
     /// Debug logging.
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Read linux.cgroupsPath as systemd's `slice:prefix:name` (placed
-    /// through cgroupfs: hako has no D-Bus driver yet; refused where
-    /// systemd is not running).
+    /// Manage cgroups through systemd: linux.cgroupsPath is
+    /// `slice:prefix:name` and the container's cgroup a transient scope
+    /// (the user's systemd instance when rootless); refused where systemd
+    /// is not running.
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
     /// Ignored; accepted for compatibility with runc callers.

@@ -29,6 +29,14 @@ pub enum Error {
         /// The errno.
         errno: nix::errno::Errno,
     },
+    /// systemd refused or failed a request over D-Bus.
+    #[error("{context}: {message}")]
+    Systemd {
+        /// What was asked, naming the unit.
+        context: String,
+        /// systemd's (or the bus's) answer.
+        message: String,
+    },
     /// The container does not exist.
     #[error("container {0:?} does not exist")]
     NotFound(String),
@@ -85,7 +93,7 @@ pub fn describe_io(err: &std::io::Error) -> String {
     }
 }
 
-fn lowercase_first(s: &str) -> String {
+pub(crate) fn lowercase_first(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
         Some(c) => c.to_lowercase().chain(chars).collect(),

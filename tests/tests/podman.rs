@@ -29,6 +29,10 @@ fn tool(name: &str) -> PathBuf {
     );
 }
 
+fn systemd_runs() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+}
+
 impl Podman {
     fn new(hako: &Path) -> Podman {
         let dir = tempfile::Builder::new()
@@ -36,11 +40,19 @@ impl Podman {
             .tempdir()
             .unwrap();
         let conf = dir.path().join("containers.conf");
+        // podman's own default: the systemd cgroup manager where systemd
+        // runs (hako gets --systemd-cgroup and machine.slice:libpod:<id>),
+        // cgroupfs elsewhere.
+        let manager = if systemd_runs() {
+            "systemd"
+        } else {
+            "cgroupfs"
+        };
         std::fs::write(
             &conf,
             format!(
                 "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n\
-                 [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\nruntime = \"hako\"\n\
+                 [engine]\ncgroup_manager = \"{manager}\"\nevents_logger = \"file\"\nruntime = \"hako\"\n\
                  runtime_supports_json = [\"hako\"]\n[engine.runtimes]\nhako = [\"{}\"]\n",
                 hako.display()
             ),
@@ -196,4 +208,182 @@ fn podman_runs_a_native_image() {
     assert!(out.starts_with("running hako"), "{out}");
     let (code, _, err) = p.run("podman", &["rm", "-f", "-t", "0", &id]);
     assert_eq!(code, 0, "{err}");
+}
+
+/// The runtime hako is compared with on this host: crun where systemd
+/// runs (the test VM, where Debian's crun works), runc on the hybrid
+/// development host (where Debian's crun refuses the cgroup layout).
+fn peer_runtime() -> &'static str {
+    if systemd_runs() {
+        "/usr/bin/crun"
+    } else {
+        "/usr/sbin/runc"
+    }
+}
+
+/// What a user sees of one podman command: exit code and output.
+fn seen(p: &Podman, args: &[&str]) -> (i32, String) {
+    let (code, out, err) = p.run("podman", args);
+    assert!(
+        !err.contains("panicked"),
+        "podman {args:?}: the runtime panicked: {err}"
+    );
+    (code, out)
+}
+
+/// One scenario through podman, for one runtime: limits seen from inside,
+/// `-d`, `exec`, `pause`/`unpause`, `stats`, `update`, `stop`, and a pod.
+/// Returns what each step showed, for comparing runtimes.
+fn scenario(p: &Podman, runtime: &str, tag: &str) -> Vec<(String, (i32, String))> {
+    let image = "localhost/hako-test/busybox";
+    let mut seen_steps = Vec::new();
+    let mut step = |name: &str, args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut full = vec!["--runtime", runtime];
+        full.extend(args);
+        let out = seen(p, &full);
+        seen_steps.push((name.to_string(), out.clone()));
+        out
+    };
+    let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // Limits as the container sees them (cgroup v2 files, or v1 ones).
+    step(
+        "limits",
+        v(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--memory",
+            "64m",
+            "--pids-limit",
+            "20",
+            image,
+            "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max 2>/dev/null || \
+             cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max",
+        ]),
+    );
+    let name = format!("hako-test-{tag}");
+    let (code, _) = step(
+        "run -d",
+        v(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            "none",
+            image,
+            "/bin/busybox sleep 1000",
+        ]),
+    );
+    assert_eq!(code, 0, "{runtime}: podman run -d failed");
+    step(
+        "exec",
+        v(&["exec", &name, "/bin/busybox", "echo", "exec ok"]),
+    );
+    step("pause", v(&["pause", &name]));
+    step(
+        "paused",
+        v(&["inspect", "--format", "{{.State.Status}}", &name]),
+    );
+    step("unpause", v(&["unpause", &name]));
+    step(
+        "running",
+        v(&["inspect", "--format", "{{.State.Status}}", &name]),
+    );
+    step(
+        "stats",
+        v(&[
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Name}} {{.PIDs}}",
+            &name,
+        ]),
+    );
+    step("update", v(&["update", "--memory", "128m", &name]));
+    step(
+        "updated",
+        v(&["exec", &name, "/bin/busybox", "sh", "-c",
+            "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"]),
+    );
+    step("stop", v(&["stop", "-t", "1", &name]));
+    step(
+        "exited",
+        v(&["inspect", "--format", "{{.State.Status}}", &name]),
+    );
+    step("rm", v(&["rm", &name]));
+    // A pod (no infra image here: no registry to pull one from).
+    let pod = format!("hako-pod-{tag}");
+    step(
+        "pod create",
+        v(&["pod", "create", "--infra=false", "--name", &pod]),
+    );
+    step(
+        "pod run",
+        v(&[
+            "run",
+            "--rm",
+            "--pod",
+            &pod,
+            "--network",
+            "none",
+            image,
+            "echo in the pod",
+        ]),
+    );
+    step("pod rm", v(&["pod", "rm", "-f", &pod]));
+    seen_steps
+}
+
+/// podman drives hako exactly as it drives the host's reference runtime
+/// (crun under systemd, runc elsewhere): every step shows the same exit
+/// code and output, with podman's default cgroup manager for the host.
+#[test]
+fn podman_lifecycle_matches_the_reference_runtime() {
+    let h = Hako::new();
+    let p = Podman::new(&h.bin);
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::copy("/bin/busybox", ctx.path().join("busybox")).unwrap();
+    std::fs::write(
+        ctx.path().join("Containerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\", \"sh\", \"-c\"]\n",
+    )
+    .unwrap();
+    p.build("localhost/hako-test/busybox", ctx.path(), None);
+    let peer = peer_runtime();
+    assert!(Path::new(peer).is_file(), "{peer} is missing");
+    let theirs = scenario(&p, peer, "peer");
+    let ours = scenario(&p, &h.bin.display().to_string(), "hako");
+    // The reference runtime must itself have worked, or the comparison
+    // says nothing.
+    let (_, limits) = &theirs[0].1;
+    assert_eq!(
+        limits.split_whitespace().collect::<Vec<_>>(),
+        ["67108864", "20"],
+        "{peer}"
+    );
+    for ((step, want), (_, got)) in theirs.iter().zip(&ours) {
+        // Names differ by tag only.
+        let got = (
+            got.0,
+            got.1
+                .replace("hako-test-hako", "hako-test-peer")
+                .replace("hako-pod-hako", "hako-pod-peer"),
+        );
+        if ["rm", "pod create", "pod rm", "run -d", "update"].contains(&step.as_str()) {
+            // podman prints ids; only the exit code compares.
+            assert_eq!(want.0, got.0, "step {step}: {peer} {want:?}, hako {got:?}");
+            continue;
+        }
+        assert_eq!(
+            *want, got,
+            "step {step}: {peer} showed {want:?}, hako {got:?}"
+        );
+    }
+    assert_eq!(ours.len(), theirs.len());
+    let (code, out, _) = p.run("podman", &["ps", "-a", "--format", "{{.ID}}"]);
+    assert_eq!(code, 0);
+    assert!(out.trim().is_empty(), "containers left: {out}");
 }

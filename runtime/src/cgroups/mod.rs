@@ -13,6 +13,7 @@ pub mod resources;
 pub mod set;
 pub mod stats;
 pub mod sub;
+pub mod systemd;
 
 pub use hierarchy::{Hierarchy, Layout, Version};
 pub use path::CgroupsPath;

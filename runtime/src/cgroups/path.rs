@@ -35,43 +35,15 @@ impl CgroupsPath {
     }
 
     /// Interprets a systemd-style `slice:prefix:name` path as the cgroupfs
-    /// path systemd would use (`/a.slice/a-b.slice/prefix-name.scope`).
-    pub fn from_systemd(path: Option<&Path>, id: &str) -> Result<Self, String> {
-        let raw = path
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let raw = if raw.is_empty() {
-            format!("system.slice:hako:{id}")
-        } else {
-            raw
-        };
-        let parts: Vec<&str> = raw.split(':').collect();
-        let [slice, prefix, name] = parts[..] else {
-            return Err(format!(
-                "linux.cgroupsPath {raw:?}: expected slice:prefix:name with --systemd-cgroup"
-            ));
-        };
-        let slice = if slice.is_empty() {
-            "system.slice"
-        } else {
-            slice
-        };
-        // Each part becomes one path component: a '/' or a dot name would
-        // let the spec place the cgroup anywhere in the hierarchy.
-        let unsafe_part = |s: &str| s.contains('/') || s == "." || s == "..";
-        if name.is_empty() || unsafe_part(name) || unsafe_part(prefix) {
-            return Err(format!(
-                "linux.cgroupsPath {raw:?}: invalid systemd unit prefix or name"
-            ));
-        }
-        let mut out = expand_slice(slice)?;
-        let unit = if name.ends_with(".slice") {
-            name.to_string()
-        } else if prefix.is_empty() {
-            format!("{name}.scope")
-        } else {
-            format!("{prefix}-{name}.scope")
-        };
+    /// path systemd would use (`/a.slice/a-b.slice/prefix-name.scope`),
+    /// below `base` (the user manager's own cgroup when rootless, else `/`).
+    pub fn from_systemd(path: Option<&Path>, id: &str, base: &Path) -> Result<Self, String> {
+        let (slice, unit) = systemd_unit(path, id)?;
+        let mut out = base.join(
+            expand_slice(&slice)?
+                .strip_prefix("/")
+                .unwrap_or(Path::new("")),
+        );
         out.push(unit);
         Ok(CgroupsPath::Absolute(out))
     }
@@ -91,6 +63,50 @@ impl CgroupsPath {
         };
         h.mount_point.join(rel.strip_prefix("/").unwrap_or(&rel))
     }
+}
+
+/// The slice and unit name of a systemd-style `slice:prefix:name`
+/// cgroupsPath (podman's `machine.slice:libpod:<id>`, containerd's
+/// `kubepods-pod1.slice:cri-containerd:<id>`); empty parts take runc's
+/// defaults: `system.slice`, and a `<name>.scope` without prefix. A name
+/// ending in `.slice` is a slice of its own.
+pub fn systemd_unit(path: Option<&Path>, id: &str) -> Result<(String, String), String> {
+    let raw = path
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let raw = if raw.is_empty() {
+        format!("system.slice:hako:{id}")
+    } else {
+        raw
+    };
+    let parts: Vec<&str> = raw.split(':').collect();
+    let [slice, prefix, name] = parts[..] else {
+        return Err(format!(
+            "linux.cgroupsPath {raw:?}: expected slice:prefix:name with --systemd-cgroup"
+        ));
+    };
+    let slice = if slice.is_empty() {
+        "system.slice"
+    } else {
+        slice
+    };
+    // Each part becomes one path component: a '/' or a dot name would
+    // let the spec place the cgroup anywhere in the hierarchy.
+    let unsafe_part = |s: &str| s.contains('/') || s == "." || s == "..";
+    if name.is_empty() || unsafe_part(name) || unsafe_part(prefix) {
+        return Err(format!(
+            "linux.cgroupsPath {raw:?}: invalid systemd unit prefix or name"
+        ));
+    }
+    expand_slice(slice)?;
+    let unit = if name.ends_with(".slice") {
+        name.to_string()
+    } else if prefix.is_empty() {
+        format!("{name}.scope")
+    } else {
+        format!("{prefix}-{name}.scope")
+    };
+    Ok((slice.to_string(), unit))
 }
 
 /// `a-b.slice` → `/a.slice/a-b.slice`; `-.slice` is the root.
@@ -207,21 +223,30 @@ mod tests {
 
     #[test]
     fn systemd_paths() {
-        let p = CgroupsPath::from_systemd(Some(Path::new("machine-pods.slice:libpod:abc")), "x")
-            .unwrap();
+        let p = CgroupsPath::from_systemd(
+            Some(Path::new("machine-pods.slice:libpod:abc")),
+            "x",
+            Path::new("/"),
+        )
+        .unwrap();
         assert_eq!(
             p,
             CgroupsPath::Absolute("/machine.slice/machine-pods.slice/libpod-abc.scope".into())
         );
-        let p = CgroupsPath::from_systemd(None, "x").unwrap();
+        let p = CgroupsPath::from_systemd(None, "x", Path::new("/")).unwrap();
         assert_eq!(
             p,
             CgroupsPath::Absolute("/system.slice/hako-x.scope".into())
         );
-        let p = CgroupsPath::from_systemd(Some(Path::new("-.slice::n")), "x").unwrap();
+        let p =
+            CgroupsPath::from_systemd(Some(Path::new("-.slice::n")), "x", Path::new("/")).unwrap();
         assert_eq!(p, CgroupsPath::Absolute("/n.scope".into()));
-        assert!(CgroupsPath::from_systemd(Some(Path::new("/plain/path")), "x").is_err());
-        assert!(CgroupsPath::from_systemd(Some(Path::new("bad:p:n")), "x").is_err());
+        assert!(
+            CgroupsPath::from_systemd(Some(Path::new("/plain/path")), "x", Path::new("/")).is_err()
+        );
+        assert!(
+            CgroupsPath::from_systemd(Some(Path::new("bad:p:n")), "x", Path::new("/")).is_err()
+        );
         for bad in [
             "system.slice:p:..",
             "system.slice:..:n",
@@ -231,7 +256,7 @@ mod tests {
             "a/b.slice:p:n",
         ] {
             assert!(
-                CgroupsPath::from_systemd(Some(Path::new(bad)), "x").is_err(),
+                CgroupsPath::from_systemd(Some(Path::new(bad)), "x", Path::new("/")).is_err(),
                 "{bad} accepted"
             );
         }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::hierarchy::{self, Hierarchy, Layout, Version};
 use super::path::{self, CgroupsPath};
+use super::systemd::{self, Unit};
 use crate::error::{Context, Error, Result};
 
 /// The container's directory in one hierarchy.
@@ -44,6 +45,10 @@ impl CgroupDir {
 pub struct CgroupSet {
     /// One entry per hierarchy, in mount order.
     pub dirs: Vec<CgroupDir>,
+    /// The systemd unit that owns the cgroup (`--systemd-cgroup`); the
+    /// directories are then the unit's, made by systemd.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<Unit>,
 }
 
 impl CgroupSet {
@@ -62,18 +67,49 @@ impl CgroupSet {
                 path: path.dir_in(h, path::own_path(own, h)),
             })
             .collect();
-        CgroupSet { dirs }
+        CgroupSet {
+            dirs,
+            systemd: None,
+        }
     }
 
-    /// Resolves the spec's cgroups path on this host.
-    pub fn for_container(spec_path: Option<&Path>, id: &str, systemd: bool) -> Result<Self> {
+    /// Resolves the spec's cgroups path on this host. With `systemd`, the
+    /// path is `slice:prefix:name` and the cgroup will be a systemd unit:
+    /// the system instance's, or the user's own when `rootless`.
+    pub fn for_container(
+        spec_path: Option<&Path>,
+        id: &str,
+        systemd: bool,
+        rootless: bool,
+    ) -> Result<Self> {
+        let mut unit = None;
         let path = if systemd {
-            if !Path::new("/run/systemd/system").exists() {
+            if !systemd::booted() {
                 return Err(Error::invalid(
                     "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); drop the flag to use cgroupfs",
                 ));
             }
-            CgroupsPath::from_systemd(spec_path, id)
+            let (slice, name) = path::systemd_unit(spec_path, id).map_err(Error::invalid)?;
+            let user = rootless;
+            let base = if user {
+                systemd::user_manager_base(systemd::host_uid())
+            } else {
+                PathBuf::from("/")
+            };
+            if user && !systemd::session_bus_known() {
+                // As runc: without a user instance to ask, a rootless
+                // container goes on without a cgroup of its own, unless
+                // the caller delegated one (best effort, below).
+                tracing::warn!("rootless --systemd-cgroup: no session bus (DBUS_SESSION_BUS_ADDRESS, $XDG_RUNTIME_DIR/bus), using cgroupfs");
+            } else {
+                unit = Some(Unit {
+                    name,
+                    slice,
+                    user,
+                    id: id.to_string(),
+                });
+            }
+            CgroupsPath::from_systemd(spec_path, id, &base)
         } else {
             CgroupsPath::from_spec(spec_path, id)
         }
@@ -82,11 +118,9 @@ impl CgroupSet {
         let hierarchies = hierarchy::discover(&mounts);
         let own = std::fs::read_to_string("/proc/self/cgroup")
             .ctx(|| "reading /proc/self/cgroup".into())?;
-        Ok(Self::resolve(
-            &hierarchies,
-            &path::parse_proc_cgroup(&own),
-            &path,
-        ))
+        let mut set = Self::resolve(&hierarchies, &path::parse_proc_cgroup(&own), &path);
+        set.systemd = unit;
+        Ok(set)
     }
 
     /// The host layout these directories come from.
@@ -105,6 +139,10 @@ impl CgroupSet {
     /// that are not delegated to the caller are dropped from the set
     /// instead of failing; otherwise a failure removes what was created.
     pub fn create(&mut self, best_effort: bool) -> Result<()> {
+        if self.systemd.is_some() {
+            // systemd makes them when it starts the unit (start_unit).
+            return Ok(());
+        }
         let mut kept = Vec::new();
         for dir in std::mem::take(&mut self.dirs) {
             match create_dir(&dir) {
@@ -113,13 +151,46 @@ impl CgroupSet {
                     tracing::debug!(path = %dir.path.display(), %err, "cgroup not delegated, skipped");
                 }
                 Err(err) => {
-                    let failed = CgroupSet { dirs: kept };
+                    let failed = CgroupSet {
+                        dirs: kept,
+                        systemd: None,
+                    };
                     let _ = failed.remove();
                     return Err(err).ctx(|| format!("creating cgroup {}", dir.path.display()));
                 }
             }
         }
         self.dirs = kept;
+        Ok(())
+    }
+
+    /// Under `--systemd-cgroup`: asks systemd for the unit, with `pid` in
+    /// it, then makes the directories of the v1 hierarchies systemd does
+    /// not manage. Checks that systemd placed the unit where the state
+    /// says it is. Without a unit, nothing to do.
+    pub fn start_unit(&self, pid: i32) -> Result<()> {
+        let Some(unit) = &self.systemd else {
+            return Ok(());
+        };
+        let pid = u32::try_from(pid).map_err(|_| Error::invalid(format!("invalid pid {pid}")))?;
+        let group = systemd::bus::start(unit, unit.is_scope().then_some(pid))?;
+        let expected = self.dirs.first().map(CgroupDir::relative);
+        let actual = Path::new(group.trim_start_matches('/'));
+        if expected.is_some_and(|e| e != actual) {
+            let e = expected.unwrap_or(Path::new(""));
+            let _ = systemd::bus::stop(unit);
+            return Err(Error::invalid(format!(
+                "systemd put unit {} in cgroup {group}, not /{}",
+                unit.name,
+                e.display()
+            )));
+        }
+        for dir in &self.dirs {
+            if let Err(e) = create_dir(dir) {
+                let _ = systemd::bus::stop(unit);
+                return Err(e).ctx(|| format!("creating cgroup {}", dir.path.display()));
+            }
+        }
         Ok(())
     }
 
@@ -154,6 +225,14 @@ impl CgroupSet {
     /// retrying briefly while the last processes exit.
     pub fn remove(&self) -> Result<()> {
         let mut first_err = None;
+        if let Some(unit) = &self.systemd {
+            // systemd removes the unit's cgroup (sub-cgroups included);
+            // what is left below (v1 hierarchies it does not manage) goes
+            // as with cgroupfs.
+            if let Err(e) = systemd::bus::stop(unit) {
+                first_err = Some(e);
+            }
+        }
         for dir in &self.dirs {
             if let Err(e) = remove_tree(&dir.path) {
                 first_err.get_or_insert(e);

@@ -154,6 +154,7 @@ mod tests {
     fn sub_cgroups_replace_the_matching_hierarchies() {
         let tmp = tempfile::tempdir().unwrap();
         let set = CgroupSet {
+            systemd: None,
             dirs: vec![
                 dir(tmp.path(), Version::V1, &["cpu", "cpuacct"], "cpu"),
                 dir(tmp.path(), Version::V1, &["memory"], "memory"),
@@ -171,6 +172,7 @@ mod tests {
         let e = apply(&set, &[parse("pids:sub").unwrap()]).unwrap_err();
         assert!(e.to_string().contains("no v1 hierarchy"), "{e}");
         let v2 = CgroupSet {
+            systemd: None,
             dirs: vec![dir(tmp.path(), Version::V2, &[], "v2only")],
         };
         let e = apply(&v2, &[parse("memory:sub").unwrap()]).unwrap_err();

@@ -92,8 +92,12 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
         .linux()
         .as_ref()
         .and_then(|l| l.cgroups_path().clone());
-    let mut cgroups =
-        CgroupSet::for_container(spec_cgroups.as_deref(), &args.id, ctx.systemd_cgroup)?;
+    let mut cgroups = CgroupSet::for_container(
+        spec_cgroups.as_deref(),
+        &args.id,
+        ctx.systemd_cgroup,
+        ctx.rootless,
+    )?;
     // Checked before the guard owns the cgroups: a refused cgroup is not
     // ours to kill or remove.
     if let Some((path, n)) = cgroups.occupied()? {

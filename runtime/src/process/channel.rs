@@ -21,6 +21,9 @@ const MAX_MESSAGE: usize = 64 * 1024;
 /// What the processes of a container tell each other.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Message {
+    /// hako → intermediate: the systemd unit holding the container's
+    /// cgroup is started, with the intermediate in it (`--systemd-cgroup`).
+    CgroupReady,
     /// intermediate → hako: a user namespace was created; write its id maps.
     MapIds,
     /// hako → intermediate: the id maps are written.

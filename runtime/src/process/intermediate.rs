@@ -36,7 +36,19 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
     fds::close_from(3 + cfg.preserved_fds, &keep)?;
 
     // Join the cgroup first: a new cgroup namespace is rooted at the
-    // cgroup its creator is in.
+    // cgroup its creator is in. A systemd unit is started by hako, with
+    // this process in it; the join then covers the hierarchies systemd
+    // does not manage.
+    if cfg.cgroups.systemd.is_some() {
+        match channel.recv()? {
+            Some(Message::CgroupReady) => {}
+            other => {
+                return Err(Error::invalid(format!(
+                    "expected the systemd unit to be started, got {other:?}"
+                )))
+            }
+        }
+    }
     cfg.cgroups.join(std::process::id() as i32)?;
 
     let plan = &cfg.namespaces;

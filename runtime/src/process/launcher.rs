@@ -123,7 +123,14 @@ pub fn launch(cfg: &InitConfig, on_init: &mut dyn FnMut(i32) -> Result<()>) -> R
                 intermediate: Some(pid),
                 init: None,
             };
-            match session.serve(cfg, &parent, on_init) {
+            let placed = if cfg.cgroups.systemd.is_some() {
+                cfg.cgroups
+                    .start_unit(pid.as_raw())
+                    .and_then(|()| parent.send(&Message::CgroupReady))
+            } else {
+                Ok(())
+            };
+            match placed.and_then(|()| session.serve(cfg, &parent, on_init)) {
                 Ok(init) => Ok(init),
                 Err(e) => {
                     session.abort();

@@ -38,6 +38,7 @@ fn fixture() -> Fixture {
     std::fs::create_dir_all(rootfs.join("etc")).unwrap();
     std::fs::write(bundle.join("hosts"), "127.0.0.1 x\n").unwrap();
     let cgroups = CgroupSet {
+        systemd: None,
         dirs: vec![
             CgroupDir {
                 version: Version::V1,

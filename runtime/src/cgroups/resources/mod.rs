@@ -121,6 +121,8 @@ fn read_v1(set: &CgroupSet, controller: &str, file: &str) -> Option<String> {
 pub struct Planned {
     writes: Vec<(Version, Write)>,
     device_rules: Option<Vec<devices::Rule>>,
+    /// The limits systemd also holds, when a unit owns the cgroup.
+    unit_properties: Vec<crate::cgroups::systemd::properties::Property>,
 }
 
 impl Planned {
@@ -130,9 +132,14 @@ impl Planned {
         res: &LinuxResources,
         device_rules: Option<Vec<devices::Rule>>,
     ) -> Result<Planned> {
+        let unit_properties = match set.systemd {
+            Some(_) => crate::cgroups::systemd::properties::from_resources(res),
+            None => Vec::new(),
+        };
         Ok(Planned {
             writes: plan(set, res)?,
             device_rules,
+            unit_properties,
         })
     }
 
@@ -140,6 +147,11 @@ impl Planned {
     /// rules when given (v1 lists where the devices controller is mounted,
     /// else an eBPF program on the v2 cgroup).
     pub fn apply(&self, set: &CgroupSet) -> Result<()> {
+        // systemd first: it writes its files when a property changes, and
+        // the exact values below must be the last word.
+        if let Some(unit) = &set.systemd {
+            crate::cgroups::systemd::bus::set_properties(unit, &self.unit_properties)?;
+        }
         if set.dirs.iter().any(|d| d.version == Version::V2) {
             v2::enable_controllers(set)?;
         }

@@ -38,6 +38,7 @@ fn pure_cgroup2() {
     )
     .unwrap();
     let set = CgroupSet {
+        systemd: None,
         dirs: vec![v2.clone()],
     };
     let r = res(serde_json::json!({
@@ -71,6 +72,7 @@ fn pure_cgroup2() {
 fn cgroup2_refusals() {
     let tmp = tempfile::tempdir().unwrap();
     let set = CgroupSet {
+        systemd: None,
         dirs: vec![dir(tmp.path(), Version::V2, &[], "unified")],
     };
     for (r, needle) in [
@@ -120,6 +122,7 @@ fn hybrid_uses_v1_controllers() {
     .unwrap();
     std::fs::write(blk.path.join("blkio.weight"), "100").unwrap();
     let set = CgroupSet {
+        systemd: None,
         dirs: vec![
             mem.clone(),
             cpu.clone(),

@@ -186,6 +186,7 @@ mod tests {
         std::fs::write(d.join("pids.current"), "3\n").unwrap();
         std::fs::write(d.join("pids.max"), "32\n").unwrap();
         let set = CgroupSet {
+            systemd: None,
             dirs: vec![CgroupDir {
                 version: Version::V2,
                 controllers: vec![],
