@@ -61,6 +61,19 @@ pub fn chown_tree(path: &Path, uid: u32, gid: u32) {
 /// a session of the user's own: a clean environment with `HOME` and the
 /// working directory at `home`, and `XDG_RUNTIME_DIR` at `home/run`.
 pub fn run_as(uid: u32, gid: u32, home: &Path, program: &Path, args: &[&str]) -> crate::Out {
+    run_as_with(uid, gid, home, &[], program, args)
+}
+
+/// [`run_as`] with more environment variables (or other values for
+/// `XDG_RUNTIME_DIR` and the rest).
+pub fn run_as_with(
+    uid: u32,
+    gid: u32,
+    home: &Path,
+    env: &[(&str, String)],
+    program: &Path,
+    args: &[&str],
+) -> crate::Out {
     let mut cmd = Command::new("setpriv");
     cmd.args([
         "--reuid",
@@ -76,6 +89,7 @@ pub fn run_as(uid: u32, gid: u32, home: &Path, program: &Path, args: &[&str]) ->
     .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
     .env("HOME", home)
     .env("XDG_RUNTIME_DIR", home.join("run"))
+    .envs(env.iter().map(|(k, v)| (*k, v)))
     .current_dir(home);
     let out = reaper::output(&mut cmd).unwrap();
     crate::Out {

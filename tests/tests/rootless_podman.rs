@@ -25,21 +25,68 @@ struct RootlessPodman {
     gid: u32,
     home: tempfile::TempDir,
     hako: PathBuf,
+    /// The user's systemd session, when the test runs under one.
+    session: Option<Session>,
+}
+
+/// The user's own systemd instance: its runtime directory and bus.
+struct Session {
+    runtime_dir: PathBuf,
+}
+
+fn systemd_runs() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+}
+
+/// Lingering for the user: systemd starts the user's instance
+/// (user@<uid>.service, with its delegated cgroup) and keeps it running,
+/// as for someone logged in. Waits for its session bus.
+fn user_session(uid: u32) -> Session {
+    let out = hako_tests::reaper::output(
+        std::process::Command::new("loginctl").args(["enable-linger", USER]),
+    )
+    .expect("loginctl");
+    assert!(
+        out.status.success(),
+        "loginctl enable-linger {USER}: {out:?}"
+    );
+    let runtime_dir = PathBuf::from(format!("/run/user/{uid}"));
+    let bus = runtime_dir.join("bus");
+    for _ in 0..600 {
+        if bus.exists() {
+            return Session { runtime_dir };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!(
+        "the systemd user instance of {USER} never opened {}",
+        bus.display()
+    );
 }
 
 impl RootlessPodman {
     fn new() -> RootlessPodman {
+        Self::with_manager(false)
+    }
+
+    /// With `systemd`, podman's default on systemd hosts: the systemd
+    /// cgroup manager in the user's own session.
+    fn with_manager(systemd: bool) -> RootlessPodman {
         let (uid, gid) = user();
+        let session = systemd.then(|| user_session(uid));
         let home = tempfile::Builder::new()
             .prefix("hako-rlpodman-")
             .tempdir()
             .unwrap();
         let conf = home.path().join(".config/containers");
         std::fs::create_dir_all(&conf).unwrap();
+        let manager = if systemd { "systemd" } else { "cgroupfs" };
         std::fs::write(
             conf.join("containers.conf"),
-            "[containers]\ndefault_ulimits = [\"nofile=1024:1024\"]\n\
-             [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+            format!(
+                "[containers]\ndefault_ulimits = [\"nofile=1024:1024\"]\n\
+                 [engine]\ncgroup_manager = \"{manager}\"\nevents_logger = \"file\"\n"
+            ),
         )
         .unwrap();
         std::fs::write(conf.join("storage.conf"), "[storage]\ndriver = \"vfs\"\n").unwrap();
@@ -71,13 +118,38 @@ impl RootlessPodman {
             gid,
             hako: home.path().join("bin/hako"),
             home,
+            session,
+        }
+    }
+
+    /// Where podman and hako keep run-time state: the session's runtime
+    /// directory, or a private one.
+    fn runtime_dir(&self) -> PathBuf {
+        match &self.session {
+            Some(s) => s.runtime_dir.clone(),
+            None => self.home.path().join("run"),
         }
     }
 
     /// A tool (podman, buildah) run as the user, in the user's session.
     fn run(&self, tool: &str, args: &[&str]) -> hako_tests::Out {
         let program = Path::new("/usr/bin").join(tool);
-        hako_tests::users::run_as(self.uid, self.gid, self.home.path(), &program, args)
+        let env = match &self.session {
+            Some(s) => vec![
+                ("XDG_RUNTIME_DIR", s.runtime_dir.display().to_string()),
+                (
+                    "DBUS_SESSION_BUS_ADDRESS",
+                    format!("unix:path={}/bus", s.runtime_dir.display()),
+                ),
+            ],
+            None => Vec::new(),
+        };
+        hako_tests::users::run_as_with(self.uid, self.gid, self.home.path(), &env, &program, args)
+    }
+
+    /// hako itself as the user.
+    fn run_hako(&self, hako: &str, args: &[&str]) -> hako_tests::Out {
+        hako_tests::users::run_as(self.uid, self.gid, self.home.path(), Path::new(hako), args)
     }
 
     fn podman(&self, args: &[&str]) -> hako_tests::Out {
@@ -111,7 +183,7 @@ impl Drop for RootlessPodman {
     fn drop(&mut self) {
         // Rootless podman leaves a pause process holding its namespaces.
         let _ = self.run("podman", &["system", "migrate"]);
-        let pause = self.home.path().join("run/libpod/tmp/pause.pid");
+        let pause = self.runtime_dir().join("libpod/tmp/pause.pid");
         if let Some(pid) = std::fs::read_to_string(pause)
             .ok()
             .and_then(|p| p.trim().parse::<i32>().ok())
@@ -206,4 +278,102 @@ fn rootless_podman_runs_native_and_wasm_images() {
     p.podman(&["stop", "-t", "0", &name]).ok();
     p.podman(&["rm", &name]).ok();
     assert_eq!(std::fs::read_dir(&state).unwrap().count(), 0);
+}
+
+/// Rootless podman with its default on a systemd host: the systemd cgroup
+/// manager. hako asks the user's own systemd instance (session bus) for a
+/// scope in the user's delegated cgroup, and the limits go there. Without
+/// systemd, the flag is refused with a clear error.
+#[test]
+fn rootless_podman_under_the_users_systemd() {
+    if !systemd_runs() {
+        // A rootless bundle of the user's (the error comes before the
+        // rootfs is used).
+        let p = RootlessPodman::new();
+        let hako = p.hako.display().to_string();
+        let bundle = p.home.path().join("bundle");
+        std::fs::create_dir_all(bundle.join("rootfs")).unwrap();
+        chown_tree(&bundle, p.uid, p.gid);
+        let b = bundle.display().to_string();
+        p.run_hako(&hako, &["spec", "--rootless", "--bundle", &b])
+            .ok();
+        p.run_hako(
+            &hako,
+            &["--systemd-cgroup", "create", "--bundle", &b, "rlsd"],
+        )
+        .fails_with("systemd is not running");
+        assert!(
+            !p.runtime_dir().join("hako/rlsd").exists(),
+            "state left behind"
+        );
+        return;
+    }
+    let p = RootlessPodman::with_manager(true);
+    let uid = p.uid;
+    p.image(
+        "localhost/hako-bb",
+        &[(Path::new("/bin/busybox"), "/busybox")],
+        &["--cmd", "/busybox echo hi"],
+    );
+    let name = hako_tests::unique_id("rlsd");
+    p.podman(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--pids-limit",
+        "20",
+        "--name",
+        &name,
+        "localhost/hako-bb",
+        "/busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    let id = p
+        .podman(&["inspect", "--format", "{{.Id}}", &name])
+        .ok()
+        .stdout;
+    let id = id.trim();
+    let pid = p
+        .podman(&["inspect", "--format", "{{.State.Pid}}", &name])
+        .ok()
+        .stdout;
+    let pid: i32 = pid.trim().parse().expect("pid");
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let scope = format!("libpod-{id}.scope");
+    let want = format!("0::/user.slice/user-{uid}.slice/user@{uid}.service/user.slice/{scope}");
+    assert_eq!(cgroup.trim(), want, "not in the user's scope");
+    // The user's systemd knows the unit and holds the limit.
+    let show = |prop: &str| {
+        let machine = format!("{USER}@");
+        let out = hako_tests::reaper::output(std::process::Command::new("systemctl").args([
+            "--user", "-M", &machine, "show", "-p", prop, "--value", &scope,
+        ]))
+        .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(show("ActiveState"), "active");
+    assert_eq!(show("TasksMax"), "20");
+    let dir = Path::new("/sys/fs/cgroup").join(want.trim_start_matches("0::/"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("pids.max"))
+            .unwrap()
+            .trim(),
+        "20"
+    );
+    let out = p
+        .podman(&["exec", &name, "/busybox", "echo", "exec-ok"])
+        .ok();
+    assert_eq!(out.stdout, "exec-ok\n");
+    p.podman(&["rm", "-f", "-t", "0", &name]).ok();
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    let state = p.runtime_dir().join("hako");
+    assert_eq!(
+        std::fs::read_dir(&state).map(|d| d.count()).unwrap_or(0),
+        0,
+        "state left in {}",
+        state.display()
+    );
 }
