@@ -18,9 +18,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # The binaries worth the VM's time by default (scripts/test.sh runs them):
 # the cgroup v2 paths that differ under systemd, resource limits, errors,
-# isolation, and rootless podman. lifecycle's killed-create test is flaky
+# isolation, the systemd cgroup driver, and the real clients with their
+# systemd defaults: podman (rootful, compared with crun, and rootless in
+# the user's own systemd session) and containerd (SystemdCgroup). lifecycle's killed-create test is flaky
 # under TCG (its timing), so it runs with HAKO_VM_TESTS=all only.
-DEFAULT_TESTS="cgroups errors isolation resources rootless_podman"
+DEFAULT_TESTS="cgroups errors isolation resources systemd podman rootless_podman containerd"
 HAKO_VM_TESTS="${HAKO_VM_TESTS:-$DEFAULT_TESTS}"
 
 # Another cargo (the build of hako itself) holds the target directory's

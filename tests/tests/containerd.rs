@@ -220,3 +220,103 @@ fn containerd_runc_shim_runs_hako() {
     let (code, _, err) = c.ctr(&["container", "delete", "spin1"]);
     assert_eq!(code, 0, "{err}");
 }
+
+fn systemd_runs() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+}
+
+/// `systemctl show -p PROP --value UNIT`.
+fn unit_property(unit: &str, prop: &str) -> String {
+    let out = reaper::output(Command::new("systemctl").args(["show", "-p", prop, "--value", unit]))
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The runc shim with `SystemdCgroup = true` (as on Kubernetes nodes)
+/// passes `--systemd-cgroup` and a `slice:prefix:name` cgroupsPath: the
+/// container, native or wasm, lands in the scope systemd reports, and the
+/// unit is gone with the task. Without systemd, hako refuses the flag.
+#[test]
+fn containerd_with_the_systemd_cgroup_driver() {
+    let h = Hako::new();
+    let links = tempfile::tempdir().unwrap();
+    let wasm_bin = links.path().join("hako-wasm");
+    std::os::unix::fs::symlink(&h.bin, &wasm_bin).unwrap();
+    let c = Containerd::start();
+    let archive = image(c.dir.path());
+    let (code, _, err) = c.ctr(&["image", "import", &archive.display().to_string()]);
+    assert_eq!(code, 0, "{err}");
+    let image = "localhost/hako-test/hello:latest";
+    let native = h.bin.display().to_string();
+    let wasm = wasm_bin.display().to_string();
+    let tag = std::process::id();
+    for (binary, name, args) in [
+        (
+            &native,
+            format!("sdnative{tag}"),
+            vec!["/bin/busybox", "sleep", "300"],
+        ),
+        (&wasm, format!("sdwasm{tag}"), vec!["/hello.wasm"]),
+    ] {
+        let cgroup = format!("system.slice:hako-ctr:{name}");
+        let mut run = vec![
+            "run",
+            "-d",
+            "--runc-binary",
+            binary,
+            "--runc-systemd-cgroup",
+            "--cgroup",
+            &cgroup,
+        ];
+        if args[0] == "/hello.wasm" {
+            run.extend(["--env", "HELLO_SPIN=1"]);
+        }
+        run.extend([image, &name]);
+        run.extend(args.iter().copied());
+        let (code, out, err) = c.ctr(&run);
+        if !systemd_runs() {
+            assert_ne!(code, 0, "{name}: started without systemd: {out}");
+            assert!(err.contains("systemd is not running"), "{name}: {err}");
+            let _ = c.ctr(&["container", "delete", &name]);
+            continue;
+        }
+        assert_eq!(code, 0, "{name}: {err}");
+        let unit = format!("hako-ctr-{name}.scope");
+        assert_eq!(unit_property(&unit, "ActiveState"), "active", "{unit}");
+        let group = unit_property(&unit, "ControlGroup");
+        assert_eq!(group, format!("/system.slice/{unit}"));
+        let (_, tasks, _) = c.ctr(&["task", "ls"]);
+        let pid: i32 = tasks
+            .lines()
+            .find(|l| l.starts_with(&name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in {tasks}"));
+        let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        assert_eq!(own.trim(), format!("0::{group}"), "{name}");
+        let (code, _, err) = c.ctr(&["task", "kill", "--signal", "SIGKILL", &name]);
+        assert_eq!(code, 0, "{err}");
+        for _ in 0..250 {
+            let (_, tasks, _) = c.ctr(&["task", "ls"]);
+            if tasks
+                .lines()
+                .any(|l| l.starts_with(&name) && l.contains("STOPPED"))
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (code, _, err) = c.ctr(&["task", "delete", &name]);
+        assert_eq!(code, 0, "{err}");
+        let (code, _, err) = c.ctr(&["container", "delete", &name]);
+        assert_eq!(code, 0, "{err}");
+        let load = unit_property(&unit, "LoadState");
+        let state = unit_property(&unit, "ActiveState");
+        assert!(
+            load == "not-found" || state == "inactive",
+            "{unit}: {load} {state}"
+        );
+        let dir = Path::new("/sys/fs/cgroup").join(group.trim_start_matches('/'));
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+}
