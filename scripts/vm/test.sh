@@ -22,7 +22,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # systemd defaults: podman (rootful, compared with crun, and rootless in
 # the user's own systemd session) and containerd (SystemdCgroup). lifecycle's killed-create test is flaky
 # under TCG (its timing), so it runs with HAKO_VM_TESTS=all only.
-DEFAULT_TESTS="cgroups errors isolation resources systemd podman rootless_podman containerd"
+DEFAULT_TESTS="cgroups commands errors isolation resources systemd podman rootless_podman containerd"
 HAKO_VM_TESTS="${HAKO_VM_TESTS:-$DEFAULT_TESTS}"
 
 # Another cargo (the build of hako itself) holds the target directory's

@@ -201,3 +201,52 @@ fn run_and_exit_code() {
     assert_unit_gone(&unit, &cgroup_dir(&format!("/machine.slice/{unit}")));
     h.assert_gone(&id, &b, None);
 }
+
+/// hako run by a systemd service with `Delegate=yes` (how a node agent or
+/// a CI job runs it), with the cgroupfs driver: the service moves itself
+/// into a leaf of its delegated subtree (cgroup v2's no-internal-process
+/// rule) and the container's cgroup is a sibling there, with its memory
+/// controller enabled by hako and its limit applied; nothing is left when
+/// the service ends.
+#[test]
+fn inside_a_delegated_service() {
+    let h = Hako::new();
+    let id = unique_id("sdg");
+    let unit = format!("hako-deleg-{id}.service");
+    let mut b = Bundle::busybox(&["sh", "-c", "cat /sys/fs/cgroup/memory.max; exit 5"]);
+    b.edit(|s| {
+        s["linux"]["cgroupsPath"] = json!(format!("/system.slice/{unit}/ctr"));
+        s["linux"]["resources"] = json!({"memory": {"limit": 33554432}});
+    });
+    if !systemd_runs() {
+        return refused_without_systemd(&h, &b, &id);
+    }
+    let script = format!(
+        "cg=/sys/fs/cgroup/system.slice/{unit}; mkdir $cg/supervisor && echo 0 > $cg/supervisor/cgroup.procs && \
+         exec {} --root {} run --bundle {} {id}",
+        h.bin.display(),
+        h.root().display(),
+        b.arg()
+    );
+    let out = reaper::output(Command::new("systemd-run").args([
+        "--unit",
+        &unit,
+        "-p",
+        "Delegate=yes",
+        "--wait",
+        "--pipe",
+        "--quiet",
+        "--",
+        "/bin/sh",
+        "-c",
+        &script,
+    ]))
+    .expect("systemd-run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stdout.trim(), "33554432", "{stderr}");
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    let dir = Path::new("/sys/fs/cgroup/system.slice").join(&unit);
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    h.assert_gone(&id, &b, None);
+}
