@@ -250,3 +250,39 @@ fn inside_a_delegated_service() {
     assert!(!dir.exists(), "{} left behind", dir.display());
     h.assert_gone(&id, &b, None);
 }
+
+/// hako killed in the middle of `create` (here while a createRuntime hook
+/// runs, the unit already started): `delete` then leaves no unit, no
+/// cgroup and no state.
+#[test]
+fn a_killed_create_is_cleaned_up_by_delete() {
+    let h = Hako::new();
+    let id = unique_id("sdk");
+    let mut b = Bundle::busybox(&["sleep", "1000"]);
+    b.edit(|s| {
+        s["linux"]["cgroupsPath"] = json!(format!("machine.slice:hako-test:{id}"));
+        s["hooks"] = json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "5"]}]});
+    });
+    if !systemd_runs() {
+        return refused_without_systemd(&h, &b, &id);
+    }
+    let unit = format!("hako-test-{id}.scope");
+    let mut cmd = h.cmd();
+    cmd.args(["--systemd-cgroup", "create", "--bundle", &b.arg(), &id]);
+    let mut child = reaper::spawn(&mut cmd).unwrap();
+    let mut started = false;
+    for _ in 0..500 {
+        if show(&unit, "ActiveState") == "active" {
+            started = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(started, "{unit} never became active");
+    child.kill().unwrap();
+    let _ = child.wait();
+    reaper::untrack(child.id());
+    h.run(&["delete", "--force", &id]).ok();
+    assert_unit_gone(&unit, &cgroup_dir(&format!("/machine.slice/{unit}")));
+    h.assert_gone(&id, &b, None);
+}
