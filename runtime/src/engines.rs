@@ -57,11 +57,12 @@ fn is_plugin(engine: EngineKind) -> bool {
 
 static PLUGINS: OnceLock<std::result::Result<PluginEngine, String>> = OnceLock::new();
 
-/// Where the WasmEdge plugin is looked for: next to the running binary,
+/// Where the WasmEdge plugin is looked for: next to the binary hako was
+/// started from (not its read-only view, `security::sealed_exe`),
 /// then in `../lib/hako/` (an installed layout).
 pub fn plugin_candidates() -> Vec<PathBuf> {
     let name = "libhako_executor_wasmedge.so";
-    let Some(dir) = std::env::current_exe()
+    let Some(dir) = crate::security::sealed_exe::original_exe()
         .ok()
         .and_then(|e| e.parent().map(PathBuf::from))
     else {

@@ -8,6 +8,7 @@ use hako::commands::{self, Ctx};
 use hako::logging::{self, LogConfig};
 
 fn main() -> ExitCode {
+    hako::security::sealed_exe::after_start();
     // Invoked as `hako-wasm`, every entrypoint with the wasm magic runs as
     // wasm, annotations or not (for CRI, where they do not arrive).
     let argv0 = std::env::args_os().next().unwrap_or_default();

@@ -198,3 +198,158 @@ fn a_planted_dev_null_is_not_used_to_mask() {
     h.assert_gone(&id, &b, None);
     assert!(hako_tests::host_mounts_under(dev.path()).is_empty());
 }
+
+/// A copy of the hako binary under test (with its WasmEdge plugin), for
+/// attacks that would destroy the binary they win against.
+fn disposable_hako(h: &mut Hako) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("hako-victim-")
+        .tempdir()
+        .unwrap();
+    let copy = dir.path().join("hako");
+    std::fs::copy(&h.bin, &copy).unwrap();
+    let plugin = "libhako_executor_wasmedge.so";
+    if let Some(p) = h
+        .bin
+        .parent()
+        .map(|d| d.join(plugin))
+        .filter(|p| p.is_file())
+    {
+        std::fs::copy(p, dir.path().join(plugin)).unwrap();
+    }
+    h.bin = copy;
+    dir
+}
+
+/// Every capability set of the bundle's process gets CAP_SYS_PTRACE.
+fn grant_ptrace(b: &mut Bundle) {
+    b.edit(|s| {
+        for set in ["bounding", "effective", "permitted"] {
+            s["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_PTRACE"));
+        }
+    });
+}
+
+/// Reopens descriptor 3 (a hako binary, opened through /proc/<pid>/exe)
+/// for writing while that fails only because the binary is running
+/// (ETXTBSY), at most `tries` times; logs a success, and the last error,
+/// to /tmp/attack.
+const REOPEN_FOR_WRITING: &str = "i=0; while [ $i -lt $tries ]; do \
+     if (echo pwned > /proc/self/fd/3) 2>/tmp/err; then echo OVERWROTE >> /tmp/attack; break; fi; \
+     grep -q busy /tmp/err || break; \
+     i=$((i+1)); done; echo \"last error: $(cat /tmp/err)\" >> /tmp/attack";
+
+/// CVE-2019-5736 by a container that holds CAP_SYS_PTRACE: being
+/// non-dumpable does not keep hako's processes from it. It opens
+/// /proc/<pid>/exe of each hako `exec` process that enters the container,
+/// and once that hako is gone reopens the descriptor for writing. hako
+/// runs such containers from a read-only view of its binary: the open
+/// succeeds (the attack is real) and the write fails with EROFS.
+#[test]
+fn with_cap_sys_ptrace_the_binary_stays_read_only_for_exec() {
+    // Declared first, dropped last: Hako's clean-up runs the copy.
+    let _victim;
+    let mut h = Hako::new();
+    _victim = disposable_hako(&mut h);
+    let before = fingerprint(&h.bin);
+    let attack = format!(
+        "tries=5000; while true; do for p in /proc/[0-9]*; do \
+           [ $p = /proc/$$ ] && continue; \
+           [ \"$(cat $p/comm 2>/dev/null)\" = hako ] || continue; \
+           command exec 3< $p/exe 2>/dev/null || continue; \
+           echo OPENED $p >> /tmp/attack; {REOPEN_FOR_WRITING}; exec 3<&-; \
+         done; done"
+    );
+    let mut b = Bundle::sh(&attack);
+    grant_ptrace(&mut b);
+    let id = unique_id("ptrace5736");
+    h.run(&["run", "-d", "--bundle", &b.arg(), &id]).ok();
+    let log_path = b.rootfs().join("tmp/attack");
+    let mut log = String::new();
+    for _ in 0..40 {
+        log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        // Won (the binary may no longer run) or lost: either way, done.
+        if log.contains("last error") || log.contains("OVERWROTE") {
+            break;
+        }
+        h.run(&["exec", &id, "true"]).ok();
+    }
+    h.run(&["delete", "--force", &id]).ok();
+    assert!(
+        log.contains("OPENED"),
+        "the attack never got hold of a hako binary: {log}"
+    );
+    assert!(!log.contains("OVERWROTE"), "{log}");
+    assert!(log.contains("Read-only file system"), "{log}");
+    assert_eq!(fingerprint(&h.bin), before, "the hako binary changed");
+    h.assert_gone(&id, &b, None);
+}
+
+/// The same against a wasm container's init, which runs hako's code all
+/// its life: a native process `exec`ed into it (no pid namespace, so it
+/// outlives init) opens /proc/<init>/exe, init is killed, and the
+/// descriptor is reopened for writing.
+#[test]
+fn with_cap_sys_ptrace_a_wasm_init_is_read_only() {
+    for engine in ["wasmtime", "wasmedge", "wasmer"] {
+        let _victim;
+        let mut h = Hako::new();
+        _victim = disposable_hako(&mut h);
+        let before = fingerprint(&h.bin);
+        let mut b = hako_tests::wasm::wasm_bundle(engine, &["/app/hello.wasm"]);
+        grant_ptrace(&mut b);
+        b.edit(|s| {
+            s["process"]["env"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("HELLO_SLEEP=60"));
+            s["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|n| n["type"] != "pid");
+        });
+        let id = unique_id("wptrace");
+        h.create(&id, &b);
+        let init = h.pid(&id);
+        h.run(&["start", &id]).ok();
+        let attack = format!(
+            "tries=5000; exec 3< /proc/{init}/exe || exit 1; echo OPENED >> /tmp/attack; \
+             while [ -e /proc/{init}/exe ]; do :; done; {REOPEN_FOR_WRITING}"
+        );
+        h.run(&["exec", "-d", &id, "/bin/sh", "-c", &attack]).ok();
+        let log_path = b.rootfs().join("tmp/attack");
+        let mut log = String::new();
+        for _ in 0..500 {
+            log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if log.contains("OPENED") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(
+            log.contains("OPENED"),
+            "{engine}: the attacker could not open /proc/{init}/exe: {log}"
+        );
+        h.run(&["kill", &id, "KILL"]).ok();
+        for _ in 0..1000 {
+            log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if log.contains("last error") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // Checked first: a binary that was overwritten no longer runs.
+        assert!(!log.contains("OVERWROTE"), "{engine}: {log}");
+        h.run(&["delete", "--force", &id]).ok();
+        assert!(log.contains("Read-only file system"), "{engine}: {log}");
+        assert_eq!(
+            fingerprint(&h.bin),
+            before,
+            "{engine}: the hako binary changed"
+        );
+        h.assert_gone(&id, &b, None);
+    }
+}

@@ -35,6 +35,11 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
     crate::id::validate(&args.id)?;
     let bundle = Bundle::load(&args.bundle)?;
     let namespaces = check(&bundle)?;
+    // Before anything exists or is connected: the re-executed hako starts
+    // over from the command line.
+    if crate::security::sealed_exe::container_may_ptrace(&bundle.spec, &[]) {
+        crate::security::sealed_exe::ensure_readonly()?;
+    }
     let process = bundle
         .spec
         .process()

@@ -38,6 +38,21 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
     }
     let process = process_for(args, &spec)?;
     check_tuning(&process, &spec)?;
+    // Before anything is connected or forked (the lock goes with the
+    // exec and is taken again).
+    let asked: Vec<_> = process
+        .capabilities()
+        .iter()
+        .flat_map(|c| {
+            [c.bounding(), c.effective(), c.permitted()]
+                .into_iter()
+                .flatten()
+                .flat_map(|set| set.iter().copied())
+        })
+        .collect();
+    if crate::security::sealed_exe::container_may_ptrace(&spec, &asked) {
+        crate::security::sealed_exe::ensure_readonly()?;
+    }
     let requests = args
         .cgroup
         .iter()
