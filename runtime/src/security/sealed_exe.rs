@@ -99,7 +99,7 @@ pub fn ensure_readonly() -> Result<()> {
     let mut env: Vec<CString> = std::env::vars_os()
         .filter(|(k, _)| k != ORIGINAL_EXE_ENV)
         .filter_map(|(k, v)| {
-            let mut kv = OsString::from(k);
+            let mut kv = k;
             kv.push("=");
             kv.push(v);
             CString::new(kv.as_bytes()).ok()
