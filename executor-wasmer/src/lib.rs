@@ -65,6 +65,7 @@
 //! of the same engine. The import check uses a store of its own, dropped
 //! before `prepare` returns.
 
+mod beneath;
 mod compile;
 mod guest;
 mod imports;

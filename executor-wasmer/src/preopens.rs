@@ -24,6 +24,7 @@ use hako_executors::wasm::Preopen;
 use wasmer_wasix::virtual_fs::{host_fs, FileSystem, MountFileSystem};
 use wasmer_wasix::WasiEnvBuilder;
 
+use crate::beneath::Beneath;
 use crate::message;
 use crate::readonly::ReadOnly;
 
@@ -160,6 +161,11 @@ impl Plan {
         for m in &self.mounts {
             let host: Arc<dyn FileSystem + Send + Sync> = Arc::new(
                 host_fs::FileSystem::new(tokio.clone(), &m.host)
+                    .map_err(|e| format!("{}: {}", m.host.display(), message::one_line(&e)))?,
+            );
+            // The guest stays inside the directory, as on the other engines.
+            let host: Arc<dyn FileSystem + Send + Sync> = Arc::new(
+                Beneath::new(host, &m.host)
                     .map_err(|e| format!("{}: {}", m.host.display(), message::one_line(&e)))?,
             );
             let host = if m.readonly {

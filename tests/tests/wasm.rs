@@ -22,6 +22,7 @@ engine_matrix!(
     args_env_cwd_and_files,
     relative_paths_resolve_from_root,
     host_files_are_unreachable,
+    the_guest_sees_only_its_preopen,
     exit_codes,
     trap_is_reported_not_137,
     stdout_and_stderr_stay_apart,
@@ -753,4 +754,86 @@ fn a_missing_wasmedge_plugin_names_the_reason() {
         "{out:?}"
     );
     h.assert_gone(&id, &b, None);
+}
+
+/// The guest sees its preopen (the container's `/`) and nothing else, on
+/// every engine: not the host through a magic link, not through a symlink
+/// in the rootfs that points at one or climbs out. The container shares
+/// the host's pid namespace here, and a host process without capabilities
+/// (so that the container's root may look into it, as a native process of
+/// the container does) exposes the host's `/` as /proc/<pid>/root. A
+/// symlink that stays inside still works.
+fn the_guest_sees_only_its_preopen(engine: &str) {
+    let h = Hako::new();
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), "host secret").unwrap();
+    let secret = secret.path().display().to_string();
+    let mut helper = hako_tests::reaper::spawn(std::process::Command::new("setpriv").args([
+        "--bounding-set",
+        "-all",
+        "--inh-caps",
+        "-all",
+        "sleep",
+        "60",
+    ]))
+    .unwrap();
+    let host_root = format!("/proc/{}/root", helper.id());
+    let mut b = wasm_bundle(engine, &["/app/hello.wasm"]);
+    let data = b.rootfs().join("data");
+    std::os::unix::fs::symlink(format!("{host_root}{secret}"), data.join("magic")).unwrap();
+    std::os::unix::fs::symlink(format!("../../../../../../..{secret}"), data.join("up")).unwrap();
+    std::os::unix::fs::symlink("note.txt", data.join("inside")).unwrap();
+    b.edit(|s| {
+        s["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "pid");
+    });
+    // The probe is real: a native process of the same container reads
+    // the secret that way.
+    let native = h.run_bundle(&hako_tests::unique_id("native"), &{
+        let mut n = hako_tests::Bundle::busybox(&["cat", &format!("{host_root}{secret}")]);
+        n.edit(|s| {
+            s["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|n| n["type"] != "pid")
+        });
+        n
+    });
+    assert_eq!(native.stdout, "host secret", "{native:?}");
+    let read = |b: &mut hako_tests::Bundle, probe: &str| {
+        b.edit(|s| {
+            let env = s["process"]["env"].as_array_mut().unwrap();
+            env.retain(|e| !e.as_str().unwrap_or("").starts_with("HELLO_READ="));
+            env.push(json!(format!("HELLO_READ={probe}")));
+        });
+        run(&h, b)
+    };
+    for probe in [
+        format!("{host_root}{secret}"),
+        "/data/magic".to_string(),
+        "/data/up".to_string(),
+        format!("../../../../..{secret}"),
+    ] {
+        let out = read(&mut b, &probe);
+        assert_eq!(out.code, 0, "{engine} {probe}: {out:?}");
+        assert!(
+            !out.stdout.contains("host secret"),
+            "{engine}: the guest read a host file through {probe}: {}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.contains(&format!("read {probe}: error")),
+            "{engine} {probe}: {}",
+            out.stdout
+        );
+    }
+    let out = read(&mut b, "/data/inside");
+    assert!(
+        out.stdout
+            .contains("read /data/inside: a note in the rootfs"),
+        "{engine}: {}",
+        out.stdout
+    );
 }
