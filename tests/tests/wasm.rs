@@ -763,21 +763,34 @@ fn a_missing_wasmedge_plugin_names_the_reason() {
 /// (so that the container's root may look into it, as a native process of
 /// the container does) exposes the host's `/` as /proc/<pid>/root. A
 /// symlink that stays inside still works.
+/// A helper process, killed and reaped however the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        hako_tests::reaper::untrack(self.0.id());
+    }
+}
+
 fn the_guest_sees_only_its_preopen(engine: &str) {
     let h = Hako::new();
     let secret = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(secret.path(), "host secret").unwrap();
     let secret = secret.path().display().to_string();
-    let mut helper = hako_tests::reaper::spawn(std::process::Command::new("setpriv").args([
-        "--bounding-set",
-        "-all",
-        "--inh-caps",
-        "-all",
-        "sleep",
-        "60",
-    ]))
-    .unwrap();
-    let host_root = format!("/proc/{}/root", helper.id());
+    let helper = KillOnDrop(
+        hako_tests::reaper::spawn(std::process::Command::new("setpriv").args([
+            "--bounding-set",
+            "-all",
+            "--inh-caps",
+            "-all",
+            "sleep",
+            "60",
+        ]))
+        .unwrap(),
+    );
+    let host_root = format!("/proc/{}/root", helper.0.id());
     let mut b = wasm_bundle(engine, &["/app/hello.wasm"]);
     let data = b.rootfs().join("data");
     std::os::unix::fs::symlink(format!("{host_root}{secret}"), data.join("magic")).unwrap();
