@@ -45,10 +45,10 @@ pub fn key(tag: &str, bytes: &[u8]) -> String {
     format!("{tag}-{hex}")
 }
 
-/// Compiles through the cache: a hit is loaded with `load`; a miss is
-/// compiled to an artifact with `precompile`, stored, and loaded. Without
-/// a cache, or when loading a cached artifact fails (an engine upgrade),
-/// `direct` compiles as usual.
+/// Compiles through the cache: a hit is loaded with `load`; a miss, or a
+/// cached artifact `load` refuses (an engine upgrade), is compiled to an
+/// artifact with `precompile`, stored (replacing the refused one), and
+/// loaded. Only without a cache does `direct` compile as usual.
 ///
 /// `load` must only be given artifacts `precompile` of the same `tag`
 /// produced: that is what makes an engine's unsafe deserialization sound.

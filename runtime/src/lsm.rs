@@ -93,8 +93,9 @@ pub struct LabelWrite {
 /// another program started by execve: the label is then set for that exec
 /// (`attr/exec`), as runc does. An in-process engine never execs, so the
 /// label must apply to the running process at once (`attr/current`:
-/// AppArmor's change_profile, SELinux's dynamic transition); a policy that
-/// forbids this fails create rather than running the guest unconfined.
+/// AppArmor's change_profile, SELinux's dynamic transition), in `start`
+/// right before the guest runs; a policy that forbids this fails the
+/// container there rather than running the guest unconfined.
 pub fn label_writes(process: &Process, on_exec: bool, apparmor_dir: bool) -> Vec<LabelWrite> {
     let mut out = vec![];
     if let Some(profile) = process

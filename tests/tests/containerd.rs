@@ -132,9 +132,9 @@ fn image(dir: &Path) -> PathBuf {
     archive
 }
 
-#[test]
-fn containerd_runc_shim_runs_hako() {
-    let h = Hako::new();
+/// A containerd with the test image imported, and a `hako-wasm` link to
+/// the hako under test (in the returned directory).
+fn with_image(h: &Hako) -> (Containerd, tempfile::TempDir, PathBuf) {
     let links = tempfile::tempdir().unwrap();
     let wasm_bin = links.path().join("hako-wasm");
     std::os::unix::fs::symlink(&h.bin, &wasm_bin).unwrap();
@@ -142,6 +142,13 @@ fn containerd_runc_shim_runs_hako() {
     let archive = image(c.dir.path());
     let (code, _, err) = c.ctr(&["image", "import", &archive.display().to_string()]);
     assert_eq!(code, 0, "{err}");
+    (c, links, wasm_bin)
+}
+
+#[test]
+fn containerd_runc_shim_runs_hako() {
+    let h = Hako::new();
+    let (c, _links, wasm_bin) = with_image(&h);
     let image = "localhost/hako-test/hello:latest";
 
     // The wasm entrypoint, through hako-wasm.
@@ -239,13 +246,7 @@ fn unit_property(unit: &str, prop: &str) -> String {
 #[test]
 fn containerd_with_the_systemd_cgroup_driver() {
     let h = Hako::new();
-    let links = tempfile::tempdir().unwrap();
-    let wasm_bin = links.path().join("hako-wasm");
-    std::os::unix::fs::symlink(&h.bin, &wasm_bin).unwrap();
-    let c = Containerd::start();
-    let archive = image(c.dir.path());
-    let (code, _, err) = c.ctr(&["image", "import", &archive.display().to_string()]);
-    assert_eq!(code, 0, "{err}");
+    let (c, _links, wasm_bin) = with_image(&h);
     let image = "localhost/hako-test/hello:latest";
     let native = h.bin.display().to_string();
     let wasm = wasm_bin.display().to_string();

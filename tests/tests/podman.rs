@@ -156,10 +156,9 @@ fn podman_runs_a_wasm_image_built_by_buildah() {
     assert!(out.trim().is_empty(), "podman --rm left containers: {out}");
 }
 
-#[test]
-fn podman_runs_a_native_image() {
-    let h = Hako::new();
-    let p = Podman::new(&h.bin);
+/// `localhost/hako-test/busybox`: busybox from scratch, `sh -c` as its
+/// entrypoint.
+fn busybox_image(p: &Podman) {
     let ctx = tempfile::tempdir().unwrap();
     std::fs::copy("/bin/busybox", ctx.path().join("busybox")).unwrap();
     std::fs::write(
@@ -168,6 +167,13 @@ fn podman_runs_a_native_image() {
     )
     .unwrap();
     p.build("localhost/hako-test/busybox", ctx.path(), None);
+}
+
+#[test]
+fn podman_runs_a_native_image() {
+    let h = Hako::new();
+    let p = Podman::new(&h.bin);
+    busybox_image(&p);
     let (code, out, err) = p.run(
         "podman",
         &[
@@ -344,14 +350,7 @@ fn scenario(p: &Podman, runtime: &str, tag: &str) -> Vec<(String, (i32, String))
 fn podman_lifecycle_matches_the_reference_runtime() {
     let h = Hako::new();
     let p = Podman::new(&h.bin);
-    let ctx = tempfile::tempdir().unwrap();
-    std::fs::copy("/bin/busybox", ctx.path().join("busybox")).unwrap();
-    std::fs::write(
-        ctx.path().join("Containerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\", \"sh\", \"-c\"]\n",
-    )
-    .unwrap();
-    p.build("localhost/hako-test/busybox", ctx.path(), None);
+    busybox_image(&p);
     let peer = peer_runtime();
     assert!(Path::new(peer).is_file(), "{peer} is missing");
     let theirs = scenario(&p, peer, "peer");

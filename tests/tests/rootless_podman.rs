@@ -159,6 +159,15 @@ impl RootlessPodman {
         self.run("podman", &all)
     }
 
+    /// `localhost/hako-bb`: busybox at `/busybox`.
+    fn busybox_image(&self) {
+        self.image(
+            "localhost/hako-bb",
+            &[(Path::new("/bin/busybox"), "/busybox")],
+            &["--cmd", "/busybox echo hi"],
+        );
+    }
+
     /// An image built by the user from scratch with `files` in it.
     fn image(&self, name: &str, files: &[(&Path, &str)], config: &[&str]) {
         let c = self.run("buildah", &["from", "scratch"]).ok();
@@ -199,11 +208,7 @@ impl Drop for RootlessPodman {
 #[test]
 fn rootless_podman_runs_native_and_wasm_images() {
     let p = RootlessPodman::new();
-    p.image(
-        "localhost/hako-bb",
-        &[(Path::new("/bin/busybox"), "/busybox")],
-        &["--cmd", "/busybox echo hi"],
-    );
+    p.busybox_image();
     let out = p
         .podman(&[
             "run",
@@ -310,11 +315,7 @@ fn rootless_podman_under_the_users_systemd() {
     }
     let p = RootlessPodman::with_manager(true);
     let uid = p.uid;
-    p.image(
-        "localhost/hako-bb",
-        &[(Path::new("/bin/busybox"), "/busybox")],
-        &["--cmd", "/busybox echo hi"],
-    );
+    p.busybox_image();
     let name = hako_tests::unique_id("rlsd");
     p.podman(&[
         "run",
