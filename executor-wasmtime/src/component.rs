@@ -6,7 +6,7 @@ use hako_executors::{ExecutorError, Prepared};
 use wasmtime::component::types::{ComponentFunc, ComponentInstance, ComponentItem};
 use wasmtime::component::{Component, Linker, ResourceTable, Type};
 use wasmtime::{Engine, Store};
-use wasmtime_wasi::p2::bindings::sync::CommandPre;
+use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::wasi::{self, Blocking};
@@ -131,7 +131,8 @@ fn prepare_command(
     wasi: &WasiConfig,
 ) -> Result<ComponentCommand, ExecutorError> {
     let mut linker = Linker::<WasiState>::new(engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| errors::compile(module, &e))?;
+    // Async, on hako's current-thread runtime at `run` (see core_module.rs).
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| errors::compile(module, &e))?;
     let pre = linker
         .instantiate_pre(component)
         .and_then(CommandPre::new)
@@ -149,9 +150,10 @@ fn prepare_command(
 impl Prepared for ComponentCommand {
     fn run(self: Box<Self>) -> Result<i32, ExecutorError> {
         let ComponentCommand { pre, mut store } = *self;
-        let result = pre
-            .instantiate(&mut store)
-            .and_then(|command| command.wasi_cli_run().call_run(&mut store));
+        let result = wasi::on_this_thread(async {
+            let command = pre.instantiate_async(&mut store).await?;
+            command.wasi_cli_run().call_run(&mut store).await
+        })?;
         crate::flush_stdio();
         match result {
             // `run` returning `err` is how a command reports failure without

@@ -42,9 +42,12 @@ pub(crate) fn prepare(
         }
     }
 
+    // The async host functions, driven by hako's own current-thread tokio
+    // runtime at `run`: the sync ones would run on wasmtime-wasi's global
+    // multi-thread runtime, whose workers a pids limit may not allow.
     let mut linker = Linker::<WasiP1Ctx>::new(&engine);
-    p1::add_to_linker_sync(&mut linker, |ctx| ctx).map_err(|e| errors::compile(module, &e))?;
-    wasmtime_wasi::p0::add_to_linker_sync(&mut linker, |ctx| ctx)
+    p1::add_to_linker_async(&mut linker, |ctx| ctx).map_err(|e| errors::compile(module, &e))?;
+    wasmtime_wasi::p0::add_to_linker_async(&mut linker, |ctx| ctx)
         .map_err(|e| errors::compile(module, &e))?;
     // Resolves and type-checks every import now: an unknown import is a
     // `create` error, not a `start` one.
@@ -64,11 +67,13 @@ impl Prepared for CoreCommand {
         let CoreCommand { pre, mut store } = *self;
         // Instantiation runs the module's start function, if any: guest code,
         // so its traps are the guest's like those of `_start`.
-        let result = pre.instantiate(&mut store).and_then(|instance| {
+        let result = wasi::on_this_thread(async {
+            let instance = pre.instantiate_async(&mut store).await?;
             instance
                 .get_typed_func::<(), ()>(&mut store, START)?
-                .call(&mut store, ())
-        });
+                .call_async(&mut store, ())
+                .await
+        })?;
         crate::flush_stdio();
         errors::exit_code(result)
     }

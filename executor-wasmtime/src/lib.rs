@@ -18,9 +18,11 @@
 //! Threads and signals: creating the engine (in `prepare`) installs
 //! wasmtime's trap handlers for SIGSEGV, SIGILL and, on x86_64, SIGFPE
 //! (how wasm traps are caught; faults outside wasm chain to the previous
-//! handlers) but starts no thread. Running a command starts wasmtime-wasi's
-//! tokio runtime (one worker per CPU, plus blocking-pool threads and a stdin
-//! reader thread on demand); serving HTTP starts hako's own tokio runtime.
+//! handlers) but starts no thread. A command runs on a current-thread
+//! tokio runtime on the caller's thread, with file I/O inline: it starts
+//! no thread (wasmtime-wasi adds a stdin reader thread only if the guest
+//! reads a stdin that is not ready). Serving HTTP starts a multi-thread
+//! tokio runtime.
 //! The crate never touches SIGTERM, SIGINT or SIGHUP and never exits the
 //! process.
 

@@ -1,7 +1,9 @@
 //! The WASI context every guest gets, built from hako's [`WasiConfig`].
 
+use std::future::Future;
+
 use hako_executors::wasm::WasiConfig;
-use hako_executors::ExecutorError;
+use hako_executors::{EngineKind, ExecutorError};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::errors;
@@ -62,4 +64,23 @@ pub(crate) fn builder(
             })?;
     }
     Ok(builder)
+}
+
+/// Runs a guest's future to completion on the calling thread.
+///
+/// The runtime is tokio's current-thread one: timers and sockets are
+/// driven by this thread while the guest waits, and no worker thread is
+/// started, so a guest that starts no threads of its own runs where
+/// `pids.max` leaves room for init alone. (File I/O runs inline too:
+/// [`Blocking::OnThread`].)
+pub(crate) fn on_this_thread<F: Future>(guest: F) -> Result<F::Output, ExecutorError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| ExecutorError::Engine {
+            engine: EngineKind::Wasmtime,
+            message: format!("starting the tokio runtime: {e}"),
+        })?;
+    Ok(runtime.block_on(guest))
 }
