@@ -11,7 +11,7 @@ use wasmedge_sdk::LogManager;
 use wasmedge_sys::{AsInstance, Executor, Instance, Loader, Module, Store, Validator, WasmValue};
 
 use crate::errors::{self, Failure};
-use crate::{link, wasi};
+use crate::{link, restart, wasi};
 
 /// Everything the guest needs to run. The handles are plain owners of
 /// libwasmedge contexts; the store refers to `wasi` and `instance` lives
@@ -33,6 +33,9 @@ impl Guest {
         // libwasmedge logs errors to stderr, which is the container's:
         // hako reports them itself.
         LogManager::log_off();
+        if let Err(reason) = restart::install() {
+            tracing::warn!(%reason, "a pause or stop may end the guest's sleeps");
+        }
         let ast = Loader::create(None)
             .and_then(|loader| loader.from_bytes(&module.bytes))
             .map_err(|e| errors::compile(path, format_args!("invalid module: {e}")))?;

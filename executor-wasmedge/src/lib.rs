@@ -21,6 +21,7 @@
 mod errors;
 mod guest;
 mod link;
+mod restart;
 mod wasi;
 
 use hako_executors::wasm::{WasiConfig, WasmEngine, WasmModule};
