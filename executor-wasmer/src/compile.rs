@@ -21,16 +21,14 @@ pub(crate) fn engine() -> Engine {
 /// Validates and compiles a core module, through the compiled-module
 /// cache when the runtime installed one.
 ///
-/// Compiling runs on a rayon pool owned by this call: wasmer's translator
-/// otherwise falls back to rayon's global pool, whose threads would live on
-/// next to the guest for the rest of the process.
+/// Compiling runs on a rayon pool owned by this call (wasmer's translator
+/// otherwise falls back to rayon's global pool, whose threads would live
+/// on next to the guest for the rest of the process), made only when a
+/// module is really compiled: loading from the cache starts no thread.
 pub(crate) fn compile(engine: &Engine, module: &WasmModule) -> Result<Module, String> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .thread_name(|i| format!("wasmer-compile-{i}"))
-        .build()
-        .map_err(|e| format!("starting the compiler threads: {}", message::one_line(&e)))?;
     let fresh = || {
-        pool.install(|| Module::new(engine, &module.bytes))
+        compiler_pool()?
+            .install(|| Module::new(engine, &module.bytes))
             .map_err(|e| message::one_line(&e))
     };
     // The id names the compiler and its settings; wasmer checks its own
@@ -54,4 +52,14 @@ pub(crate) fn compile(engine: &Engine, module: &WasmModule) -> Result<Module, St
         },
         fresh,
     )
+}
+
+/// The threads that run wasmer's translation and trampolines, one per CPU.
+/// (Cranelift compiles function bodies on a pool of its own, of the same
+/// size, which it makes for each module.)
+fn compiler_pool() -> Result<rayon::ThreadPool, String> {
+    rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("wasmer-compile-{i}"))
+        .build()
+        .map_err(|e| format!("starting the compiler threads: {}", message::one_line(&e)))
 }
