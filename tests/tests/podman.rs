@@ -101,18 +101,7 @@ impl Podman {
 fn podman_runs_a_wasm_image_built_by_buildah() {
     let h = Hako::new();
     let p = Podman::new(&h.bin);
-    let ctx = tempfile::tempdir().unwrap();
-    std::fs::copy(example("hello.wasm"), ctx.path().join("hello.wasm")).unwrap();
-    std::fs::write(
-        ctx.path().join("Containerfile"),
-        "FROM scratch\nCOPY hello.wasm /hello.wasm\nENTRYPOINT [\"/hello.wasm\"]\n",
-    )
-    .unwrap();
-    p.build(
-        "localhost/hako-test/hello-wasm",
-        ctx.path(),
-        Some("module.wasm.image/variant=compat"),
-    );
+    hello_wasm_image(&p);
 
     let (code, out, err) = p.run(
         "podman",
@@ -154,6 +143,74 @@ fn podman_runs_a_wasm_image_built_by_buildah() {
     let (code, out, _) = p.run("podman", &["ps", "-a", "--format", "{{.ID}}"]);
     assert_eq!(code, 0);
     assert!(out.trim().is_empty(), "podman --rm left containers: {out}");
+}
+
+/// `localhost/hako-test/hello-wasm`: hello.wasm from scratch, built by
+/// buildah with the compat annotation, as users build wasm images.
+fn hello_wasm_image(p: &Podman) {
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::copy(example("hello.wasm"), ctx.path().join("hello.wasm")).unwrap();
+    std::fs::write(
+        ctx.path().join("Containerfile"),
+        "FROM scratch\nCOPY hello.wasm /hello.wasm\nENTRYPOINT [\"/hello.wasm\"]\n",
+    )
+    .unwrap();
+    p.build(
+        "localhost/hako-test/hello-wasm",
+        ctx.path(),
+        Some("module.wasm.image/variant=compat"),
+    );
+}
+
+/// `podman pause` and `unpause` of a sleeping guest, on every engine: the
+/// guest carries on and exits 0 (WasmEdge's sleep used to fail on the
+/// thaw, and the guest aborted).
+#[test]
+fn podman_pause_and_unpause_keep_a_wasm_guest_running() {
+    let h = Hako::new();
+    let p = Podman::new(&h.bin);
+    hello_wasm_image(&p);
+    for engine in ["wasmtime", "wasmedge", "wasmer"] {
+        let name = format!("hako-thaw-{engine}");
+        let (code, _, err) = p.run(
+            "podman",
+            &[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--network",
+                "none",
+                "--env",
+                "HELLO_SLEEP=4",
+                "--annotation",
+                &format!("run.oci.handler={engine}"),
+                "localhost/hako-test/hello-wasm",
+            ],
+        );
+        assert_eq!(code, 0, "{engine}: {err}");
+        // Into the sleep: the greeting is printed before it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !p.run("podman", &["logs", &name]).1.contains("hello from wasm") {
+            assert!(std::time::Instant::now() < deadline, "{engine}: no greeting");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        for step in ["pause", "unpause"] {
+            let (code, _, err) = p.run("podman", &[step, &name]);
+            assert_eq!(code, 0, "{engine}: podman {step}: {err}");
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        let (code, out, err) = p.run("podman", &["wait", &name]);
+        assert_eq!((code, out.trim()), (0, "0"), "{engine}: podman wait: {err}");
+        let (_, out, err) = p.run("podman", &["logs", &name]);
+        assert!(
+            !out.contains("panicked") && !err.contains("panicked"),
+            "{engine}: the guest failed on the thaw:\n{out}\n{err}"
+        );
+        let (code, _, err) = p.run("podman", &["rm", &name]);
+        assert_eq!(code, 0, "{engine}: {err}");
+    }
 }
 
 /// `localhost/hako-test/busybox`: busybox from scratch, `sh -c` as its

@@ -37,7 +37,20 @@ engine_matrix!(
     readonly_root,
     one_thread_before_the_guest_runs,
     exec_runs_native_tools_and_modules,
+    a_guest_carries_on_after_pause_and_stop,
 );
+
+/// wasmer is not here: see `wasmer_needs_threads_of_its_own_and_says_so`.
+mod threadless {
+    #[test]
+    fn wasmtime_runs_under_pids_limit_one() {
+        super::a_threadless_guest_runs_under_pids_limit_one("wasmtime")
+    }
+    #[test]
+    fn wasmedge_runs_under_pids_limit_one() {
+        super::a_threadless_guest_runs_under_pids_limit_one("wasmedge")
+    }
+}
 
 fn run(h: &Hako, b: &hako_tests::Bundle) -> hako_tests::Out {
     let id = unique_id("wasm");
@@ -849,4 +862,128 @@ fn the_guest_sees_only_its_preopen(engine: &str) {
         "{engine}: {}",
         out.stdout
     );
+}
+
+/// A guest frozen and thawed while it sleeps carries on to a clean exit:
+/// `pause`/`resume` (the cgroup freezer, as `podman pause` and
+/// `ctr task pause` use) and SIGSTOP/SIGCONT (which make an interrupted
+/// wait return EINTR even without a handler) must not reach the guest as
+/// an error.
+fn a_guest_carries_on_after_pause_and_stop(engine: &str) {
+    let h = Hako::new();
+    let mut b = wasm_bundle(engine, &["/app/hello.wasm"]);
+    b.edit(|s| {
+        s["process"]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("HELLO_SLEEP=3"))
+    });
+    let id = unique_id("thaw");
+    let stderr = tempfile::tempfile().unwrap();
+    let mut cmd = h.cmd();
+    cmd.args(["run", "--bundle", &b.arg(), &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr.try_clone().unwrap());
+    let mut child = hako_tests::reaper::spawn(&mut cmd).unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    assert_eq!(&first, b"hello from wasm\n");
+    let pid = h.pid(&id);
+    // The greeting comes before the sleep starts: give the guest time to
+    // be inside it.
+    std::thread::sleep(Duration::from_millis(300));
+    h.run(&["pause", &id]).ok();
+    assert_eq!(h.status(&id), "paused");
+    std::thread::sleep(Duration::from_millis(300));
+    h.run(&["resume", &id]).ok();
+    std::thread::sleep(Duration::from_millis(300));
+    // A guest the thaw killed is gone by now: kill(2) fails and the exit
+    // status below says why.
+    for signal in [libc::SIGSTOP, libc::SIGCONT] {
+        // SAFETY: kill(2) on the container's init, which the test owns.
+        unsafe { libc::kill(pid, signal) };
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let status = child.wait().unwrap();
+    hako_tests::reaper::untrack(child.id());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let stderr = std::fs::read_to_string(format!("/proc/self/fd/{}", {
+        use std::os::fd::AsRawFd;
+        stderr.as_raw_fd()
+    }))
+    .unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{engine}: the thawed guest failed; stderr: {stderr}"
+    );
+    assert_eq!(stderr, "hello stderr\n", "{engine}");
+    assert!(rest.contains("file hello.txt: written by hello"), "{rest}");
+    h.assert_gone(&id, &b, None);
+}
+
+/// `pids.max` = 1 leaves room for init alone, as runc's `echo ok` needs: a
+/// guest that starts no threads of its own must run there, whether its
+/// module is compiled at `create` (cache off) or loaded from the cache.
+fn a_threadless_guest_runs_under_pids_limit_one(engine: &str) {
+    let h = Hako::new();
+    let mut b = wasm_bundle(engine, &["/app/hello.wasm"]);
+    b.edit(|s| s["linux"]["resources"] = json!({"pids": {"limit": 1}}));
+    // With the cache on, the first run may compile and the second loads.
+    for cache in ["off", "on", "on"] {
+        let id = unique_id("pids1");
+        let mut cmd = h.cmd();
+        if cache == "off" {
+            cmd.env("HAKO_MODULE_CACHE", "off");
+        }
+        cmd.args(["run", "--bundle", &b.arg(), &id]);
+        let out = h.exec(cmd);
+        assert_eq!(out.code, 0, "{engine}, cache {cache}: {out:?}");
+        assert!(
+            out.stdout.starts_with("hello from wasm\n")
+                && out.stdout.contains("file hello.txt: written by hello"),
+            "{engine}, cache {cache}: {out:?}"
+        );
+        h.assert_gone(&id, &b, None);
+    }
+}
+
+/// wasmer-wasix cannot run a guest on init's thread alone: the guest
+/// thread parks until a tokio worker wakes it, host files go through
+/// tokio's blocking pool, and Cranelift compiles on a pool it makes itself.
+/// Under a `pids.max` too small for those threads the container fails at
+/// once with an error that says so (it never hangs) and leaves nothing;
+/// with room for them (and the module cached) it runs.
+#[test]
+fn wasmer_needs_threads_of_its_own_and_says_so() {
+    let h = Hako::new();
+    let mut b = wasm_bundle("wasmer", &["/app/hello.wasm"]);
+    for (limit, cache) in [(1, "off"), (1, "on"), (2, "on"), (4, "on"), (4, "on")] {
+        b.edit(|s| s["linux"]["resources"] = json!({"pids": {"limit": limit}}));
+        let id = unique_id("wasmer-pids");
+        let mut cmd = h.cmd();
+        if cache == "off" {
+            cmd.env("HAKO_MODULE_CACHE", "off");
+        }
+        cmd.args(["run", "--bundle", &b.arg(), &id]);
+        let out = h.exec(cmd);
+        if limit < 4 {
+            assert_eq!(out.code, 1, "pids {limit}, cache {cache}: {out:?}");
+            let last = out.stderr.lines().last().unwrap_or_default();
+            assert!(
+                last.starts_with("hako: error: ") && last.contains("thread"),
+                "pids {limit}, cache {cache}: {out:?}"
+            );
+        } else {
+            assert_eq!(out.code, 0, "pids {limit}: {out:?}");
+            assert!(
+                out.stdout.contains("file hello.txt: written by hello"),
+                "{out:?}"
+            );
+        }
+        h.assert_gone(&id, &b, None);
+    }
 }
