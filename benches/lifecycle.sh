@@ -3,23 +3,20 @@
 # (create + start + wait + delete) with hako, crun and runc, each started
 # through the same invocation path, in alternating order, RUNS times.
 # Prints the median wall and CPU (user + system, the runtime and every
-# process it waited for) time of each, and the ratios to crun and runc.
+# process it waited for) time of each, and the ratios to crun and runc;
+# then the peak RSS of `create`, `state` and `run` of each (GNU time).
 #
 # crun refuses hybrid cgroup hosts, so there every runtime — not only
 # crun — runs inside `unshare -m` with the cgroup2 tree's
 # cgroup.controllers covered by an empty file; elsewhere none is wrapped.
-# Needs root, busybox-static, runc, crun, jq (installed if missing).
+# Needs root, busybox-static, runc, crun, jq, time (installed if missing).
 # HAKO_BIN defaults to the release build.
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
-require_root
-install_packages runc crun busybox-static jq
-HAKO_BIN="${HAKO_BIN:-$CARGO_TARGET_DIR/release/hako}"
-[ -x "$HAKO_BIN" ] || die "no hako at $HAKO_BIN: run scripts/setup.sh first"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+install_packages runc crun busybox-static jq time
 RUNS="${RUNS:-40}"
 WARMUP="${WARMUP:-3}"
 
-work="$(mktemp -d /tmp/hako-bench.XXXXXX)"
-trap 'rm -rf "$work"' EXIT
 bundle="$work/bundle"
 mkdir -p "$bundle/rootfs/bin"
 cp /bin/busybox "$bundle/rootfs/bin/busybox"
@@ -38,6 +35,7 @@ fi
 # The one invocation path every runtime gets.
 invoke() {
     if [ "$hybrid" = 1 ]; then
+        # shellcheck disable=SC2016 # for the inner sh
         unshare -m sh -c 'mount --bind "$0" /sys/fs/cgroup/unified/cgroup.controllers && exec "$@"' "$work/empty" "$@"
     else
         "$@"
@@ -52,12 +50,10 @@ command_of() {
     esac
 }
 
-# One lifecycle; prints "wall user sys" in seconds (bash's `time`, 1 ms).
+# One lifecycle; prints "RUNTIME wall user sys".
 once() {
-    local rt="$1" n="$2" t
     # shellcheck disable=SC2046 # the command's words
-    t="$({ TIMEFORMAT='%3R %3U %3S'; time invoke $(command_of "$rt" "$n") >/dev/null 2>&1; } 2>&1)"
-    printf '%s %s\n' "$rt" "$t"
+    echo "$1 $(timed invoke $(command_of "$1" "$2"))"
 }
 
 runtimes=(hako crun runc)
@@ -73,7 +69,6 @@ for i in $(seq "$RUNS"); do
     done
 done
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for rt in "${runtimes[@]}"; do
     wall=$(awk -v r="$rt" '$1 == r { print $2 * 1000 }' "$work/times" | median)
     cpu=$(awk -v r="$rt" '$1 == r { print ($3 + $4) * 1000 }' "$work/times" | median)
@@ -92,3 +87,28 @@ awk -v runs="$RUNS" -v hybrid="$hybrid" '
                 wall[n] / wall["crun"], cpu[n] / cpu["crun"], wall[n] / wall["runc"], cpu[n] / cpu["runc"]
         }
     }' "$work/medians"
+
+# Peak RSS (GNU time's maximum resident set, the runtime and what it
+# waited for) of `create`, `state` and `run`, median of 5, on the same path.
+echo
+echo "peak RSS, MB (median of 5):"
+printf '%-6s %8s %8s %8s\n' "" create state run
+for rt in "${runtimes[@]}"; do
+    rt_bin=$rt
+    [ "$rt" = hako ] && rt_bin=$HAKO_BIN
+    for step in create state run; do
+        for i in 1 2 3 4 5; do
+            id="m-$step-$i"
+            root="$work/$rt"
+            case "$step" in
+            create) cmd=("$rt_bin" --root "$root" create --bundle "$bundle" "$id") ;;
+            state) cmd=("$rt_bin" --root "$root" state "m-create-$i") ;;
+            run) cmd=("$rt_bin" --root "$root" run --bundle "$bundle" "$id") ;;
+            esac
+            invoke /usr/bin/time -f %M -o "$work/rss" "${cmd[@]}" >/dev/null 2>&1 </dev/null
+            cat "$work/rss"
+        done | median | awk '{ printf " %8.1f", $1 / 1024 }'
+    done
+    echo
+    for i in 1 2 3 4 5; do invoke "$rt_bin" --root "$work/$rt" delete --force "m-create-$i" >/dev/null 2>&1; done
+done | awk -v names="${runtimes[*]}" 'BEGIN { split(names, n, " ") } { printf "%-6s%s\n", n[NR], $0 }'
