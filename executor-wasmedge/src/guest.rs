@@ -8,10 +8,10 @@ use hako_executors::{ExecutorError, Prepared};
 use wasmedge_sdk::error::WasmEdgeError;
 use wasmedge_sdk::wasi::WasiModule;
 use wasmedge_sdk::LogManager;
-use wasmedge_sys::{AsInstance, Executor, Instance, Loader, Module, Store, Validator, WasmValue};
+use wasmedge_sys::{AsInstance, Executor, Instance, Module, Store, Validator, WasmValue};
 
 use crate::errors::{self, Failure};
-use crate::{link, restart, wasi};
+use crate::{aot, link, restart, wasi};
 
 /// Everything the guest needs to run. The handles are plain owners of
 /// libwasmedge contexts; the store refers to `wasi` and `instance` lives
@@ -36,10 +36,9 @@ impl Guest {
         if let Err(reason) = restart::install() {
             tracing::warn!(%reason, "a pause or stop may end the guest's sleeps");
         }
-        let ast = Loader::create(None)
-            .and_then(|loader| loader.from_bytes(&module.bytes))
-            .map_err(|e| errors::compile(path, format_args!("invalid module: {e}")))?;
-        Validator::create(None)
+        let settings = aot::config(path)?;
+        let ast = aot::load(module, &settings)?;
+        Validator::create(Some(&settings))
             .and_then(|validator| validator.validate(&ast))
             .map_err(|e| errors::compile(path, format_args!("validation failed: {e}")))?;
         let wasi = wasi::module(path, config)?;
@@ -47,7 +46,7 @@ impl Guest {
 
         let engine = |e| errors::compile(path, format_args!("setting up the engine: {e}"));
         let mut store = Store::create().map_err(engine)?;
-        let mut executor = Executor::create(None, None).map_err(engine)?;
+        let mut executor = Executor::create(Some(&settings), None).map_err(engine)?;
         executor
             .register_import_module(&mut store, wasi.as_ref())
             .map_err(engine)?;

@@ -18,6 +18,7 @@
 //!
 //! Building needs libwasmedge; see `docs/wasmedge.md` and `build.rs`.
 
+mod aot;
 mod errors;
 mod guest;
 mod link;

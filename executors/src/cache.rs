@@ -22,6 +22,12 @@ pub trait ArtifactCache: Send + Sync {
     /// Releases what the cache holds (descriptors) before the guest runs;
     /// later calls miss.
     fn close(&self) {}
+    /// A private scratch directory ([`crate::scratch`]) for an engine whose
+    /// compiler works in files, as a descriptor of this process, if the
+    /// cache has one.
+    fn scratch_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
 }
 
 static CACHE: OnceLock<Box<dyn ArtifactCache>> = OnceLock::new();
@@ -29,6 +35,18 @@ static CACHE: OnceLock<Box<dyn ArtifactCache>> = OnceLock::new();
 /// Installs the process's cache (once; later calls are ignored).
 pub fn install(cache: Box<dyn ArtifactCache>) {
     let _ = CACHE.set(cache);
+}
+
+/// The installed cache, if any.
+pub(crate) fn installed() -> Option<&'static dyn ArtifactCache> {
+    CACHE.get().map(|cache| cache.as_ref())
+}
+
+/// The installed cache's scratch directory, as a path of this process.
+pub fn scratch_dir() -> Option<std::path::PathBuf> {
+    installed()
+        .and_then(|cache| cache.scratch_fd())
+        .map(crate::scratch::path_of)
 }
 
 /// Closes the installed cache, if any.

@@ -21,6 +21,8 @@ pub mod error;
 pub mod executor;
 pub mod execve;
 pub mod plugin;
+pub mod plugin_cache;
+pub mod scratch;
 pub mod signals;
 pub mod wasm;
 pub mod workload;

@@ -17,11 +17,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ExecutorError;
 use crate::executor::Prepared;
+use crate::plugin_cache::CacheAbi;
 use crate::wasm::{WasiConfig, WasmEngine, WasmModule};
 use crate::workload::EngineKind;
 
 /// Version of [`EngineAbi`]; a library built for another one is refused.
-pub const ABI_VERSION: u32 = 1;
+/// (2: `prepare` takes the host's module cache.)
+pub const ABI_VERSION: u32 = 2;
 
 /// The symbol a plugin exports: `extern "C" fn() -> *const EngineAbi`.
 pub const SYMBOL: &[u8] = b"hako_engine_abi";
@@ -34,14 +36,16 @@ const ERROR_CAPACITY: usize = 16 * 1024;
 pub struct EngineAbi {
     /// [`ABI_VERSION`] the plugin was built with.
     pub version: u32,
-    /// Prepares a module: a JSON [`Request`], the module's bytes, and a
-    /// buffer for a JSON [`PluginError`]. Returns the prepared guest, or
-    /// null with the error written.
+    /// Prepares a module: a JSON [`Request`], the module's bytes, the
+    /// host's module cache (null without one), and a buffer for a JSON
+    /// [`PluginError`]. Returns the prepared guest, or null with the error
+    /// written.
     pub prepare: unsafe extern "C" fn(
         *const u8,
         usize,
         *const u8,
         usize,
+        *const CacheAbi,
         *mut u8,
         usize,
         *mut usize,
@@ -138,12 +142,14 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
 ///
 /// # Safety
 /// The pointers and lengths must describe valid buffers, as the host's
-/// [`PluginEngine`] passes them.
+/// [`PluginEngine`] passes them; `cache` is null or the host's static
+/// [`CacheAbi`].
 pub unsafe extern "C" fn prepare<E: WasmEngine + Default>(
     req: *const u8,
     req_len: usize,
     module: *const u8,
     module_len: usize,
+    cache: *const CacheAbi,
     err: *mut u8,
     err_cap: usize,
     err_len: *mut usize,
@@ -155,6 +161,11 @@ pub unsafe extern "C" fn prepare<E: WasmEngine + Default>(
             std::slice::from_raw_parts(module, module_len),
         )
     };
+    // SAFETY: null, or the host's CacheAbi, a static.
+    if let Some(cache) = unsafe { cache.as_ref() } {
+        // The host's cache becomes this copy's: engines compile through it.
+        crate::cache::install(Box::new(crate::plugin_cache::Bridge(cache)));
+    }
     let outcome = std::panic::catch_unwind(|| -> Result<Box<dyn Prepared>, PluginError> {
         let req: Request = serde_json::from_slice(req).map_err(|e| PluginError {
             kind: "engine".into(),
@@ -330,6 +341,7 @@ impl WasmEngine for PluginEngine {
                 req.len(),
                 module.bytes.as_ptr(),
                 module.bytes.len(),
+                crate::plugin_cache::host().map_or(std::ptr::null(), |abi| abi as *const CacheAbi),
                 err.as_mut_ptr(),
                 err.len(),
                 &mut err_len,

@@ -189,10 +189,9 @@ fn setup(
     let mut keep = hako_fds.to_vec();
     keep.extend(crate::logging::file_fd());
     super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
-    let mut seccomp = super::attributes::apply(process, spec.linux().as_ref(), channel)?;
-
     let workload = crate::spec::workload(spec, process, &cfg.extra_env, &cfg.options);
-    // Only a wasm workload compiles anything.
+    // Only a wasm workload compiles anything. The cache goes in before the
+    // workload's user and capabilities: its scratch directory is a mount.
     let wasm = !matches!(
         hako_executors::detect::intent(&workload.annotations, &workload.options),
         Ok(hako_executors::detect::Intent::Native)
@@ -200,6 +199,7 @@ fn setup(
     if cfg.module_cache.is_some() && wasm {
         hako_executors::cache::install(Box::new(super::module_cache::ChannelCache::new(channel)?));
     }
+    let mut seccomp = super::attributes::apply(process, spec.linux().as_ref(), channel)?;
     let prepared = crate::engines::chain().prepare(&workload)?;
     // An in-process guest is confined in `start`, right before it runs.
     if prepared.replaces_process() {

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use hako_executors::cache::ArtifactCache;
+use hako_executors::scratch::Scratch;
 
 use super::channel::{Channel, Message};
 use crate::error::{Context, Result};
@@ -81,13 +82,20 @@ pub fn serve_put(dir: Option<&Path>, key: &str, artifact: OwnedFd) {
 /// Init's side: the cache, through hako.
 pub struct ChannelCache {
     channel: Mutex<Option<Channel>>,
+    /// Where a compiler that works in files builds an artifact; made now,
+    /// while init may still mount (see `hako_executors::scratch`).
+    scratch: Mutex<Option<Scratch>>,
 }
 
 impl ChannelCache {
     /// A cache that talks to hako over (a duplicate of) `channel`.
     pub fn new(channel: &Channel) -> Result<ChannelCache> {
+        let scratch = Scratch::new()
+            .inspect_err(|e| tracing::debug!("module cache without a scratch directory: {e}"))
+            .ok();
         Ok(ChannelCache {
             channel: Mutex::new(Some(channel.try_clone()?)),
+            scratch: Mutex::new(scratch),
         })
     }
 }
@@ -130,6 +138,13 @@ impl ArtifactCache for ChannelCache {
         if let Ok(mut guard) = self.channel.lock() {
             guard.take();
         }
+        if let Ok(mut guard) = self.scratch.lock() {
+            guard.take();
+        }
+    }
+
+    fn scratch_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.scratch.lock().ok()?.as_ref().map(Scratch::fd)
     }
 }
 
