@@ -191,8 +191,15 @@ fn podman_pause_and_unpause_keep_a_wasm_guest_running() {
         assert_eq!(code, 0, "{engine}: {err}");
         // Into the sleep: the greeting is printed before it.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while !p.run("podman", &["logs", &name]).1.contains("hello from wasm") {
-            assert!(std::time::Instant::now() < deadline, "{engine}: no greeting");
+        while !p
+            .run("podman", &["logs", &name])
+            .1
+            .contains("hello from wasm")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{engine}: no greeting"
+            );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         std::thread::sleep(std::time::Duration::from_millis(300));

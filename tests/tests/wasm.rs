@@ -590,7 +590,7 @@ fn compiled_modules_are_cached_outside_the_container() {
     let h = Hako::new();
     let cache = tempfile::tempdir().unwrap();
     let dir = cache.path().join("modules");
-    for engine in ["wasmtime", "wasmer"] {
+    for engine in ["wasmtime", "wasmer", "wasmedge"] {
         let b = wasm_bundle(engine, &["/app/hello.wasm", "4"]);
         let mut outputs = Vec::new();
         for round in 0..2 {
@@ -984,6 +984,82 @@ fn wasmer_needs_threads_of_its_own_and_says_so() {
                 "{out:?}"
             );
         }
+        h.assert_gone(&id, &b, None);
+    }
+}
+
+/// WasmEdge runs a cached module as native code, compiled ahead of time by
+/// libwasmedge's own compiler: after `create` from the cache, init holds
+/// the guest's code in an anonymous executable mapping, which the
+/// interpreter (the cache off) never makes. The compiled guest computes
+/// what the native build of the same program computes.
+#[test]
+fn wasmedge_runs_compiled_code_from_the_cache() {
+    let h = Hako::new();
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().join("modules");
+    let mut b = wasm_bundle("wasmedge", &["/app/hello.wasm"]);
+    b.edit(|s| {
+        s["process"]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("HELLO_CHECKSUM_MB=1"))
+    });
+    let native = std::process::Command::new(hako_tests::wasm::example("hello"))
+        .env_clear()
+        .env("HELLO_CHECKSUM_MB", "1")
+        .current_dir(cache.path())
+        .output()
+        .unwrap();
+    let native = String::from_utf8(native.stdout).unwrap();
+    let checksum = native.lines().find(|l| l.starts_with("checksum")).unwrap();
+
+    let with_cache = |cmd: &mut std::process::Command, setting: &std::path::Path| {
+        cmd.env("HAKO_MODULE_CACHE", setting)
+            .stdin(std::process::Stdio::null());
+    };
+    // Compiles and stores.
+    let id = unique_id("aot");
+    let mut cmd = h.cmd();
+    with_cache(&mut cmd, &dir);
+    cmd.args(["run", "--bundle", &b.arg(), &id]);
+    let out = h.exec(cmd);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains(checksum),
+        "{out:?} vs native {checksum}"
+    );
+    h.assert_gone(&id, &b, None);
+    let stored = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("wasmedge-aot-")
+        })
+        .count();
+    assert_eq!(stored, 1, "one compiled artifact");
+
+    for (setting, native_code) in [(dir.as_path(), true), (std::path::Path::new("off"), false)] {
+        let id = unique_id("aot");
+        let mut cmd = h.cmd();
+        with_cache(&mut cmd, setting);
+        cmd.args(["create", "--bundle", &b.arg(), &id]);
+        h.exec(cmd).ok();
+        let maps = std::fs::read_to_string(format!("/proc/{}/maps", h.pid(&id))).unwrap();
+        let anonymous_code = maps.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() == 5 && f[1] == "r-xp"
+        });
+        assert_eq!(
+            anonymous_code, native_code,
+            "cache {setting:?}: native code mapped: {maps}"
+        );
+        h.run(&["start", &id]).ok();
+        h.wait_status(&id, "stopped");
+        h.run(&["delete", &id]).ok();
         h.assert_gone(&id, &b, None);
     }
 }

@@ -1,6 +1,6 @@
 //! A test guest whose output shows what the runtime handed it: argv, env,
 //! cwd, a writable directory, stdout and stderr, the exit code, and on
-//! request a hang, a blocking sleep or a trap. It prints the same lines
+//! request a hang, a blocking sleep, a trap or a compute-bound checksum. It prints the same lines
 //! natively and on wasm32-wasip1 (bar the first), so one expected output
 //! serves both kinds of container.
 
@@ -78,6 +78,13 @@ fn main() {
         trap();
     }
 
+    if let Ok(mb) = env::var("HELLO_CHECKSUM_MB") {
+        // Pure computation for benches/compute.sh: the engine's code
+        // quality, not its host calls.
+        let mb = mb.trim().parse().unwrap_or(16);
+        let _ = writeln!(out, "checksum of {mb} MB: {:08x}", checksum(mb));
+    }
+
     let code = args.get(1).and_then(|a| a.parse::<i32>().ok()).unwrap_or(0);
     let _ = out.flush();
     drop(out);
@@ -96,4 +103,24 @@ fn trap() -> ! {
 fn trap() -> ! {
     // SIGABRT: the closest native analogue of a trap.
     std::process::abort()
+}
+
+/// CRC-32 (IEEE, bitwise, no table: the inner loop is all arithmetic) of
+/// `mb` MiB of pseudo-random bytes from a xorshift generator. The same
+/// value on every engine and natively.
+fn checksum(mb: usize) -> u32 {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut crc: u32 = !0;
+    for _ in 0..mb * 1024 * 1024 / 8 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        for byte in std::hint::black_box(state).to_le_bytes() {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = (crc >> 1) ^ (0xedb8_8320 & (crc & 1).wrapping_neg());
+            }
+        }
+    }
+    !crc
 }
