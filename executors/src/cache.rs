@@ -96,7 +96,7 @@ pub fn compile<T, E>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::collections::HashMap;
     use std::sync::Mutex;
@@ -109,7 +109,9 @@ mod tests {
         assert_ne!(a, key("wasmtime-1", b"\0asm\x01\0\0\x01"));
     }
 
-    struct Map(Mutex<HashMap<String, Vec<u8>>>);
+    /// A cache in memory, for this crate's tests.
+    #[derive(Default)]
+    pub(crate) struct Map(Mutex<HashMap<String, Vec<u8>>>);
     impl ArtifactCache for Map {
         fn get(&self, key: &str) -> Option<Vec<u8>> {
             self.0.lock().unwrap().get(key).cloned()
@@ -121,7 +123,7 @@ mod tests {
 
     #[test]
     fn compile_once_then_load() {
-        install(Box::new(Map(Mutex::new(HashMap::new()))));
+        install(Box::<Map>::default());
         let compiles = std::cell::Cell::new(0);
         let run = || {
             compile::<String, String>(

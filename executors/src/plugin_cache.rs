@@ -129,18 +129,7 @@ mod tests {
 
     #[test]
     fn the_bridge_reaches_the_hosts_cache() {
-        use std::collections::HashMap;
-        use std::sync::Mutex;
-        struct Map(Mutex<HashMap<String, Vec<u8>>>);
-        impl ArtifactCache for Map {
-            fn get(&self, key: &str) -> Option<Vec<u8>> {
-                self.0.lock().unwrap().get(key).cloned()
-            }
-            fn put(&self, key: &str, artifact: &[u8]) {
-                self.0.lock().unwrap().insert(key.into(), artifact.to_vec());
-            }
-        }
-        crate::cache::install(Box::new(Map(Mutex::new(HashMap::new()))));
+        crate::cache::install(Box::<crate::cache::tests::Map>::default());
         let bridge = Bridge(host().expect("a cache is installed"));
         assert_eq!(bridge.get("k"), None);
         bridge.put("k", b"artifact");

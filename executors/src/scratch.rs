@@ -122,7 +122,9 @@ mod tests {
         let dev = format!("{}:{}", libc::major(dev), libc::minor(dev));
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         assert!(
-            !mountinfo.lines().any(|l| l.split(' ').nth(2) == Some(&*dev)),
+            !mountinfo
+                .lines()
+                .any(|l| l.split(' ').nth(2) == Some(&*dev)),
             "the tmpfs {dev} is attached somewhere"
         );
     }
