@@ -15,7 +15,7 @@
 //! holds it ([`crate::cache::ArtifactCache::scratch_fd`]) and closes it
 //! before the guest runs.
 
-use std::ffi::c_uint;
+use std::ffi::{c_uint, CStr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
@@ -48,34 +48,9 @@ impl Scratch {
         }
         // SAFETY: a fresh descriptor, owned from here on.
         let fs = unsafe { OwnedFd::from_raw_fd(fs as i32) };
-        // SAFETY: a string option with static NUL-terminated key and value.
-        let mode = unsafe {
-            libc::syscall(
-                libc::SYS_fsconfig,
-                fs.as_raw_fd(),
-                FSCONFIG_SET_STRING,
-                c"mode".as_ptr(),
-                c"1777".as_ptr(),
-                0,
-            )
-        };
-        if mode < 0 {
-            return Err(fail("setting the tmpfs mode"));
-        }
-        // SAFETY: FSCONFIG_CMD_CREATE takes no key or value.
-        let created = unsafe {
-            libc::syscall(
-                libc::SYS_fsconfig,
-                fs.as_raw_fd(),
-                FSCONFIG_CMD_CREATE,
-                std::ptr::null::<u8>(),
-                std::ptr::null::<u8>(),
-                0,
-            )
-        };
-        if created < 0 {
-            return Err(fail("creating a tmpfs"));
-        }
+        fsconfig(&fs, FSCONFIG_SET_STRING, Some((c"mode", c"1777")))
+            .map_err(|()| fail("setting the tmpfs mode"))?;
+        fsconfig(&fs, FSCONFIG_CMD_CREATE, None).map_err(|()| fail("creating a tmpfs"))?;
         // SAFETY: fsmount of the configured context; checked below.
         let mount = unsafe {
             libc::syscall(
@@ -96,6 +71,22 @@ impl Scratch {
     /// The descriptor of the tmpfs's root.
     pub fn fd(&self) -> RawFd {
         self.mount.as_raw_fd()
+    }
+}
+
+/// One fsconfig(2) command on a filesystem context, with a string option
+/// or none; `Err` leaves the reason in errno.
+fn fsconfig(fs: &OwnedFd, cmd: c_uint, option: Option<(&CStr, &CStr)>) -> Result<(), ()> {
+    let (key, value) = option.map_or((std::ptr::null(), std::ptr::null()), |(k, v)| {
+        (k.as_ptr(), v.as_ptr())
+    });
+    // SAFETY: a live context descriptor; key and value are null or
+    // NUL-terminated strings that outlive the call.
+    let r = unsafe { libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), cmd, key, value, 0) };
+    if r < 0 {
+        Err(())
+    } else {
+        Ok(())
     }
 }
 

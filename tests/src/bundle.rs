@@ -136,6 +136,16 @@ impl Bundle {
         self
     }
 
+    /// Adds `KEY=value` to `process.env` and rewrites config.json.
+    pub fn push_env(&mut self, kv: &str) -> &mut Self {
+        self.edit(|s| {
+            s["process"]["env"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!(kv))
+        })
+    }
+
     /// Writes config.json.
     pub fn write(&self) {
         std::fs::write(

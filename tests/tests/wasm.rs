@@ -62,12 +62,7 @@ fn run(h: &Hako, b: &hako_tests::Bundle) -> hako_tests::Out {
 fn args_env_cwd_and_files(engine: &str) {
     let h = Hako::new();
     let mut b = wasm_bundle(engine, &["hello.wasm", "3", "two words", ""]);
-    b.edit(|s| {
-        s["process"]["env"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!("HELLO_FILE=/data/out.txt"))
-    });
+    b.push_env("HELLO_FILE=/data/out.txt");
     let out = run(&h, &b);
     assert_eq!(out.code, 3, "{out:?}");
     let expected = "hello from wasm\narg[0]=hello.wasm\narg[1]=3\narg[2]=two words\narg[3]=\n\
@@ -131,12 +126,7 @@ fn host_files_are_unreachable(engine: &str) {
     );
     // A file of the rootfs is readable by its absolute path.
     let mut b = wasm_bundle(engine, &["/app/hello.wasm"]);
-    b.edit(|s| {
-        s["process"]["env"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!("HELLO_READ=/data/note.txt"))
-    });
+    b.push_env("HELLO_READ=/data/note.txt");
     let out = run(&h, &b);
     assert!(
         out.stdout
@@ -192,12 +182,7 @@ fn stdout_and_stderr_stay_apart(engine: &str) {
 fn stop_with_sigterm(engine: &str, env_var: &str) -> (i32, Duration) {
     let h = Hako::new();
     let mut b = wasm_bundle(engine, &["/app/hello.wasm"]);
-    b.edit(|s| {
-        s["process"]["env"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!(env_var))
-    });
+    b.push_env(env_var);
     let id = unique_id("stop");
     let mut cmd = h.cmd();
     cmd.args(["run", "--bundle", &b.arg(), &id])
@@ -657,12 +642,7 @@ fn unknown_handlers_are_refused_at_create() {
 /// A wasm bundle whose guest prints its greeting, then sleeps ten minutes.
 fn sleeping(engine: &str, args: &[&str]) -> hako_tests::Bundle {
     let mut b = wasm_bundle(engine, args);
-    b.edit(|s| {
-        s["process"]["env"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!("HELLO_SLEEP=600"))
-    });
+    b.push_env("HELLO_SLEEP=600");
     b
 }
 
@@ -872,12 +852,7 @@ fn the_guest_sees_only_its_preopen(engine: &str) {
 fn a_guest_carries_on_after_pause_and_stop(engine: &str) {
     let h = Hako::new();
     let mut b = wasm_bundle(engine, &["/app/hello.wasm"]);
-    b.edit(|s| {
-        s["process"]["env"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!("HELLO_SLEEP=3"))
-    });
+    b.push_env("HELLO_SLEEP=3");
     let id = unique_id("thaw");
     let stderr = tempfile::tempfile().unwrap();
     let mut cmd = h.cmd();
@@ -1014,12 +989,7 @@ fn wasmedge_runs_compiled_code_from_the_cache() {
     let cache = tempfile::tempdir().unwrap();
     let dir = cache.path().join("modules");
     let mut b = wasm_bundle("wasmedge", &["/app/hello.wasm"]);
-    b.edit(|s| {
-        s["process"]["env"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!("HELLO_CHECKSUM_MB=1"))
-    });
+    b.push_env("HELLO_CHECKSUM_MB=1");
     let native = std::process::Command::new(hako_tests::wasm::example("hello"))
         .env_clear()
         .env("HELLO_CHECKSUM_MB", "1")

@@ -191,13 +191,23 @@ fn setup(
     super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
     let workload = crate::spec::workload(spec, process, &cfg.extra_env, &cfg.options);
     // Only a wasm workload compiles anything. The cache goes in before the
-    // workload's user and capabilities: its scratch directory is a mount.
-    let wasm = !matches!(
-        hako_executors::detect::intent(&workload.annotations, &workload.options),
-        Ok(hako_executors::detect::Intent::Native)
+    // workload's user and capabilities: a scratch directory is a mount, and
+    // only WasmEdge's compiler, which works in files, needs one.
+    use hako_executors::{detect::Intent, EngineKind};
+    let intent = hako_executors::detect::intent(&workload.annotations, &workload.options);
+    let wasm = !matches!(intent, Ok(Intent::Native));
+    let scratch = matches!(
+        intent,
+        Ok(Intent::Wasm(EngineKind::WasmEdge)
+            | Intent::Sniff {
+                engine: EngineKind::WasmEdge,
+                ..
+            })
     );
     if cfg.module_cache.is_some() && wasm {
-        hako_executors::cache::install(Box::new(super::module_cache::ChannelCache::new(channel)?));
+        hako_executors::cache::install(Box::new(super::module_cache::ChannelCache::new(
+            channel, scratch,
+        )?));
     }
     let mut seccomp = super::attributes::apply(process, spec.linux().as_ref(), channel)?;
     let prepared = crate::engines::chain().prepare(&workload)?;

@@ -88,11 +88,18 @@ pub struct ChannelCache {
 }
 
 impl ChannelCache {
-    /// A cache that talks to hako over (a duplicate of) `channel`.
-    pub fn new(channel: &Channel) -> Result<ChannelCache> {
-        let scratch = Scratch::new()
-            .inspect_err(|e| tracing::debug!("module cache without a scratch directory: {e}"))
-            .ok();
+    /// A cache that talks to hako over (a duplicate of) `channel`, with a
+    /// scratch directory if `scratch`.
+    pub fn new(channel: &Channel, scratch: bool) -> Result<ChannelCache> {
+        let scratch = scratch
+            .then(|| {
+                Scratch::new()
+                    .inspect_err(|e| {
+                        tracing::debug!("module cache without a scratch directory: {e}")
+                    })
+                    .ok()
+            })
+            .flatten();
         Ok(ChannelCache {
             channel: Mutex::new(Some(channel.try_clone()?)),
             scratch: Mutex::new(scratch),
@@ -165,7 +172,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("modules");
         let (init_end, hako_end) = Channel::pair().unwrap();
-        let cache = ChannelCache::new(&init_end).unwrap();
+        let cache = ChannelCache::new(&init_end, false).unwrap();
         let server = std::thread::spawn({
             let dir = dir.clone();
             move || {
