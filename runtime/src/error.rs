@@ -49,7 +49,7 @@ pub enum Error {
         /// The container id.
         id: String,
         /// Its current status.
-        status: String,
+        status: crate::state::Status,
         /// What cannot be done, and why.
         action: String,
     },

@@ -170,8 +170,16 @@ fn update_changes_live_limits() {
     h.run(&["update", "--resources", &file.display().to_string(), &id])
         .ok();
     assert_eq!(read_cgroup(&h, &id, "pids/pids.max", "pids.max"), "60");
-    h.run(&["update", "--memory", "lots", &id])
-        .fails_with("invalid size \"lots\"");
+    for bad in ["lots", "nan", "inf", "1e9"] {
+        h.run(&["update", "--memory", bad, &id])
+            .fails_with(&format!("invalid size {bad:?}"));
+    }
+    // A fraction of a unit is bytes, as runc reads it.
+    h.run(&["update", "--memory", "1.5m", &id]).ok();
+    assert_eq!(
+        read_cgroup(&h, &id, "memory/memory.limit_in_bytes", "memory.max"),
+        (3u64 << 19).to_string()
+    );
     h.run(&["update", "--l3-cache-schema", "L3:0=ff", &id])
         .fails_with("--l3-cache-schema: Intel RDT (resctrl) is not supported");
     h.run(&["delete", "--force", &id]).ok();

@@ -233,22 +233,33 @@ fn bad_process_fields() {
 
 #[test]
 fn failure_inside_init_cleans_up_processes() {
-    // The failure happens in container init (after fork): its processes
-    // and cgroups must be gone too.
+    // The failure happens in container init itself, after its namespaces,
+    // cgroup and mounts exist: a createRuntime hook records init's pid,
+    // then init fails writing a sysctl the kernel refuses. Init and
+    // everything it made must be gone.
     let h = Hako::new();
+    let rec = tempfile::tempdir().unwrap();
+    let pid_file = rec.path().join("state.json");
     let mut b = Bundle::sh("true");
     b.edit(|s| {
-        s["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"type": "network", "path": "/proc/self/ns/nope"}))
-    });
-    b.edit(|s| {
-        let ns = s["linux"]["namespaces"].as_array_mut().unwrap();
-        ns.retain(|n| n["type"] != "network" || n.get("path").is_some());
+        s["hooks"] = json!({"createRuntime": [{
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("cat > {}", pid_file.display())],
+        }]});
+        s["linux"]["sysctl"] = json!({"kernel.shm_rmid_forced": "7"});
     });
     let id = unique_id("initfail");
-    create_fails(&h, &b, &id, "/proc/self/ns/nope");
+    create_fails(
+        &h,
+        &b,
+        &id,
+        "setting sysctl kernel.shm_rmid_forced=\"7\": invalid argument",
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&pid_file).unwrap()).unwrap();
+    let pid = state["pid"].as_i64().unwrap() as i32;
+    assert!(pid > 0, "{state}");
+    h.assert_gone(&id, &b, Some(pid));
 }
 
 /// On a host without AppArmor (or without the profile) and without

@@ -188,26 +188,43 @@ fn a_container_that_exits_on_its_own_is_stopped() {
 #[test]
 fn kill_accepts_names_and_numbers_and_all() {
     let h = Hako::new();
-    let b = Bundle::sh("trap 'echo usr1 >> /tmp/log' USR1; trap 'echo usr2 >> /tmp/log' USR2; sleep 1000 & while true; do sleep 0.05; done");
+    // 34 is SIGRTMIN and 36 SIGRTMIN+2: runc sends real-time signals by
+    // number and by name too.
+    let b = Bundle::sh("trap 'echo usr1 >> /tmp/log' USR1; trap 'echo usr2 >> /tmp/log' USR2; trap 'echo rt34 >> /tmp/log' 34; trap 'echo rt36 >> /tmp/log' 36; echo ready > /tmp/ready; sleep 1000 & while true; do sleep 0.05; done");
     let id = unique_id("kill");
     h.run(&["run", "-d", "--bundle", &b.arg(), &id]).ok();
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    h.run(&["kill", &id, "USR1"]).ok();
-    h.run(&["kill", &id, "SIGUSR2"]).ok();
     let log = b.rootfs().join("tmp/log");
-    for _ in 0..200 {
-        if std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .lines()
-            .count()
-            >= 2
-        {
+    let wait_for = |lines: usize| {
+        for _ in 0..300 {
+            if std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .count()
+                >= lines
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        std::fs::read_to_string(&log).unwrap_or_default()
+    };
+    for _ in 0..300 {
+        if b.rootfs().join("tmp/ready").exists() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    let text = std::fs::read_to_string(&log).unwrap();
-    assert!(text.contains("usr1") && text.contains("usr2"), "{text}");
+    // One at a time: the shell runs a trap once per pending signal kind.
+    for (signal, lines) in [("USR1", 1), ("SIGUSR2", 2), ("34", 3), ("RTMIN+2", 4)] {
+        h.run(&["kill", &id, signal]).ok();
+        wait_for(lines);
+    }
+    let text = wait_for(4);
+    assert_eq!(text, "usr1\nusr2\nrt34\nrt36\n");
+    for bad in ["65", "RTMAX+1", "SIGNOPE"] {
+        h.run(&["kill", &id, bad])
+            .fails_with(&format!("unknown signal {bad:?}"));
+    }
     let pid = h.pid(&id);
     h.run(&["kill", "--all", &id, "9"]).ok();
     h.wait_status(&id, "stopped");

@@ -392,6 +392,17 @@ fn readonly_root(engine: &str) {
         out.stdout
     );
     assert!(!b.rootfs().join("hello.txt").exists());
+    // Below a subdirectory too: WasmEdge's own read-only preopen only
+    // guards the preopened directory itself, so the read-only mount must.
+    b.push_env("HELLO_FILE=app/below.txt");
+    let out = run(&h, &b);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("file app/below.txt: error"),
+        "writing below a directory must fail on a read-only root: {}",
+        out.stdout
+    );
+    assert!(!b.rootfs().join("app/below.txt").exists());
 }
 
 #[test]

@@ -42,7 +42,7 @@ pub fn delete(dir: ContainerDir, force: bool) -> Result<()> {
         Status::Running | Status::Paused => {
             return Err(Error::State {
                 id: state.id.clone(),
-                status: status.to_string(),
+                status,
                 action: "stop it first or use delete --force".into(),
             });
         }
@@ -104,7 +104,7 @@ pub fn empty_cgroups(cgroups: &crate::cgroups::CgroupSet) {
     let _ = crate::cgroups::freezer::thaw(cgroups);
     let deadline = Instant::now() + Duration::from_secs(5);
     while cgroups.pids().is_ok_and(|p| !p.is_empty()) && Instant::now() < deadline {
-        let _ = crate::commands::kill::signal_all(cgroups, Signal::SIGKILL);
+        let _ = crate::commands::kill::signal_all(cgroups, Signal::SIGKILL.into());
         std::thread::sleep(Duration::from_millis(2));
     }
 }

@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx, args: &EventsArgs) -> Result<()> {
             if args.stats {
                 return Err(Error::State {
                     id: args.id.clone(),
-                    status: "stopped".into(),
+                    status: Status::Stopped,
                     action: "container not running, no statistics".into(),
                 });
             }

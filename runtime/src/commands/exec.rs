@@ -24,14 +24,14 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
         Status::Paused => {
             return Err(Error::State {
                 id: args.id.clone(),
-                status: status.to_string(),
+                status,
                 action: "resume it or use --ignore-paused".into(),
             })
         }
         Status::Stopped => {
             return Err(Error::State {
                 id: args.id.clone(),
-                status: status.to_string(),
+                status,
                 action: "cannot exec in a stopped container".into(),
             })
         }

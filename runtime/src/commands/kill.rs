@@ -1,11 +1,9 @@
 //! `hako kill`: signal a container's init, or all its processes.
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-
 use super::Ctx;
 use crate::cli::KillArgs;
 use crate::error::{Context, Error, Result};
+use crate::signal::SignalNumber;
 use crate::state::{Lock, Status};
 
 /// `kill`.
@@ -17,7 +15,7 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<()> {
     if status == Status::Stopped {
         return Err(Error::State {
             id: args.id.clone(),
-            status: status.to_string(),
+            status,
             action: "container not running, nothing to signal".into(),
         });
     }
@@ -29,7 +27,7 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<()> {
         }
         return Ok(());
     }
-    kill(Pid::from_raw(state.pid), signal).ctx(|| {
+    signal.send(state.pid).ctx(|| {
         format!(
             "sending {signal} to container {:?} (pid {})",
             args.id, state.pid
@@ -38,9 +36,9 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<()> {
 }
 
 /// Signals every process in the container's cgroup.
-pub fn signal_all(cgroups: &crate::cgroups::CgroupSet, signal: Signal) -> Result<()> {
+pub fn signal_all(cgroups: &crate::cgroups::CgroupSet, signal: SignalNumber) -> Result<()> {
     for pid in cgroups.pids()? {
-        match kill(Pid::from_raw(pid), signal) {
+        match signal.send(pid) {
             Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
             Err(e) => return Err(e).ctx(|| format!("sending {signal} to pid {pid}")),
         }

@@ -13,7 +13,7 @@ pub fn pause(ctx: &Ctx, id: &str) -> Result<()> {
     if status != Status::Running {
         return Err(Error::State {
             id: id.into(),
-            status: status.to_string(),
+            status,
             action: "only a running container can be paused".into(),
         });
     }
@@ -28,7 +28,7 @@ pub fn resume(ctx: &Ctx, id: &str) -> Result<()> {
     if status != Status::Paused {
         return Err(Error::State {
             id: id.into(),
-            status: status.to_string(),
+            status,
             action: "only a paused container can be resumed".into(),
         });
     }

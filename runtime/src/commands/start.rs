@@ -20,7 +20,7 @@ pub fn start(dir: &ContainerDir) -> Result<()> {
     if status != Status::Created {
         return Err(Error::State {
             id: dir.id().into(),
-            status: status.to_string(),
+            status,
             action: "only a created container can be started".into(),
         });
     }
@@ -33,7 +33,7 @@ pub fn start(dir: &ContainerDir) -> Result<()> {
         .open(&fifo)
         .map_err(|e| Error::State {
             id: dir.id().into(),
-            status: "stopped".into(),
+            status: Status::Stopped,
             action: format!(
                 "container init is not waiting on {} ({})",
                 fifo.display(),

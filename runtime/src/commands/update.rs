@@ -28,11 +28,28 @@ pub fn parse_bytes(raw: &str) -> Result<i64> {
         Some('t') => (&s[..s.len() - 1], 1 << 40),
         _ => (s, 1),
     };
-    let n: f64 = num.parse().map_err(|_| bad())?;
-    if n < 0.0 {
-        return Err(bad());
+    scaled(num, mult).ok_or_else(bad)
+}
+
+/// `digits[.digits]` times `mult`, in integers (no `nan`, `inf` or
+/// exponents, which a float parse would accept); `None` if malformed or
+/// too large.
+fn scaled(num: &str, mult: i64) -> Option<i64> {
+    let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(frac) || (num.contains('.') && frac.is_empty())
+    {
+        return None;
     }
-    Ok((n * mult as f64) as i64)
+    let total = whole.parse::<i64>().ok()?.checked_mul(mult)?;
+    if frac.is_empty() {
+        return Some(total);
+    }
+    // The fraction exactly, rounded down: frac * mult / 10^len.
+    let digits = u32::try_from(frac.len()).ok().filter(|&n| n <= 18)?;
+    let part = frac.parse::<i128>().ok()? * i128::from(mult) / 10i128.pow(digits);
+    let total = total.checked_add(i64::try_from(part).ok()?)?;
+    Some(total)
 }
 
 /// The resources the command line asks for.
@@ -135,33 +152,13 @@ pub fn run(ctx: &Ctx, args: &UpdateArgs) -> Result<()> {
     if status == Status::Stopped {
         return Err(Error::State {
             id: args.id.clone(),
-            status: status.to_string(),
+            status,
             action: "cannot update a stopped container".into(),
         });
     }
-    crate::cgroups::resources::apply(&state.cgroups, &changes, None)?;
-    // Remember the new limits for later commands.
-    let mut spec = dir.load_spec()?;
-    if let Some(linux) = spec.linux_mut() {
-        let mut merged = linux.resources().clone().unwrap_or_default();
-        if changes.memory().is_some() {
-            merged.set_memory(*changes.memory());
-        }
-        if changes.cpu().is_some() {
-            merged.set_cpu(changes.cpu().clone());
-        }
-        if changes.pids().is_some() {
-            merged.set_pids(*changes.pids());
-        }
-        if changes.block_io().is_some() {
-            merged.set_block_io(changes.block_io().clone());
-        }
-        if changes.unified().is_some() {
-            merged.set_unified(changes.unified().clone());
-        }
-        linux.set_resources(Some(merged));
-    }
-    dir.save_spec(&spec)
+    // Nothing later reads a container's limits back from its saved spec
+    // (they live in the cgroup), so `update` writes only the cgroup.
+    crate::cgroups::resources::apply(&state.cgroups, &changes, None)
 }
 
 #[cfg(test)]
@@ -176,7 +173,25 @@ mod tests {
         assert_eq!(parse_bytes("2g").unwrap(), 2 << 30);
         assert_eq!(parse_bytes("1.5gb").unwrap(), 3 << 29);
         assert_eq!(parse_bytes("-1").unwrap(), -1);
-        for bad in ["", "x", "-5", "12q"] {
+        assert_eq!(parse_bytes("0.5k").unwrap(), 512);
+        assert_eq!(
+            parse_bytes("8e").unwrap_err().to_string(),
+            "invalid size \"8e\" (bytes, or a number with k, m, g, t)"
+        );
+        for bad in [
+            "",
+            "x",
+            "-5",
+            "12q",
+            "nan",
+            "inf",
+            "1e9",
+            "1.",
+            ".5",
+            "1.2.3",
+            "+3",
+            "99999999999t",
+        ] {
             assert!(parse_bytes(bad).is_err(), "{bad}");
         }
     }

@@ -2,10 +2,9 @@
 //! directly (`run`, `exec`): hako becomes a subreaper so the process is
 //! re-parented to it, forwards every signal it gets, and reaps.
 
-use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
 
 use crate::error::{Context, Result};
 
@@ -55,8 +54,9 @@ impl Waiter {
                 tty.resize();
                 continue;
             }
-            if let Ok(signal) = Signal::try_from(signo) {
-                match kill(Pid::from_raw(pid), signal) {
+            // Real-time signals too: runc forwards every signal.
+            if let Some(signal) = crate::signal::SignalNumber::from_raw(signo) {
+                match signal.send(pid) {
                     Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
                     Err(e) => tracing::warn!("forwarding {signal}: {e}"),
                 }

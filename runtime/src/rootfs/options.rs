@@ -33,8 +33,6 @@ pub mod attr {
 pub struct MountOptions {
     /// Flags passed to mount(2).
     pub flags: MsFlags,
-    /// Flags explicitly turned off (`rw`, `suid`, …).
-    pub cleared: MsFlags,
     /// Propagation changes applied after the mount, in order.
     pub propagation: Vec<MsFlags>,
     /// Recursive attributes to set with mount_setattr(2).
@@ -54,7 +52,6 @@ impl Default for MountOptions {
     fn default() -> Self {
         MountOptions {
             flags: MsFlags::empty(),
-            cleared: MsFlags::empty(),
             propagation: Vec::new(),
             attr_set: 0,
             attr_clr: 0,
@@ -158,11 +155,15 @@ pub const KNOWN: &[&str] = &[
     "ridmap",
 ];
 
-/// Parses a mount's options. Unknown options are filesystem data.
+/// Parses a mount's options. Unknown options are filesystem data; an
+/// option with a NUL byte is refused (mount(2) would cut it there).
 pub fn parse(options: &[String]) -> Result<MountOptions, String> {
     let mut o = MountOptions::default();
     for opt in options {
         let opt = opt.as_str();
+        if opt.contains('\0') {
+            return Err(format!("option {opt:?} contains a NUL byte"));
+        }
         if let Some(p) = propagation(opt) {
             o.propagation.push(p);
             continue;
@@ -170,10 +171,8 @@ pub fn parse(options: &[String]) -> Result<MountOptions, String> {
         if let Some((set, flag)) = flag(opt) {
             if set {
                 o.flags.insert(flag);
-                o.cleared.remove(flag);
             } else {
                 o.flags.remove(flag);
-                o.cleared.insert(flag);
             }
             continue;
         }
@@ -320,10 +319,8 @@ mod tests {
     fn later_options_win() {
         let o = p(&["ro", "rw"]);
         assert!(!o.flags.contains(MsFlags::MS_RDONLY));
-        assert!(o.cleared.contains(MsFlags::MS_RDONLY));
         let o = p(&["rw", "ro"]);
         assert!(o.flags.contains(MsFlags::MS_RDONLY));
-        assert!(!o.cleared.contains(MsFlags::MS_RDONLY));
     }
 
     #[test]
@@ -355,5 +352,9 @@ mod tests {
                 "{k} fell through to data"
             );
         }
+        assert_eq!(
+            parse(&["ro".into(), "mode=7\u{0}55".into()]).unwrap_err(),
+            "option \"mode=7\\055\" contains a NUL byte"
+        );
     }
 }

@@ -365,9 +365,17 @@ fn pivot_sequence() {
             new_root: ".".into()
         }
     );
-    assert_eq!(sys.calls()[2], Call::Chdir { path: "/".into() });
-    assert!(matches!(sys.calls()[3], Call::Mount { .. }));
-    assert!(matches!(sys.calls()[4], Call::Umount { .. }));
+    // Into the old root (by descriptor, so the slave change cannot hit the
+    // container's mounts), detach it, then to the new root's top.
+    assert_eq!(sys.calls()[2], Call::Fchdir { dir: "/".into() });
+    assert!(matches!(
+        &sys.calls()[3],
+        Call::Mount { target, flags, .. }
+            if target == Path::new(".") && *flags == MsFlags::MS_SLAVE | MsFlags::MS_REC
+    ));
+    assert_eq!(sys.calls()[4], Call::Umount { target: ".".into() });
+    assert_eq!(sys.calls()[5], Call::Chdir { path: "/".into() });
+    assert_eq!(sys.calls().len(), 6, "{:?}", sys.calls());
     let sys = RecordingSyscall::default();
     enter(&sys, Path::new("/r"), true, true).unwrap();
     assert!(sys.calls().contains(&Call::Chroot { path: ".".into() }));

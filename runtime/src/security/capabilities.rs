@@ -34,10 +34,8 @@ fn convert(
     };
     let mut out = CapsHashSet::new();
     for cap in set {
-        let name = serde_json::to_value(cap)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
+        // oci-spec displays a capability without its CAP_ prefix.
+        let name = format!("CAP_{cap}");
         match name.parse::<Capability>() {
             Ok(c) => {
                 out.insert(c);
@@ -165,6 +163,21 @@ fn unobtainable(set: CapSet, name: &str, wanted: &CapsHashSet) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_capability_the_kernel_knows_converts_by_name() {
+        for cap in caps::all() {
+            let name = cap.to_string();
+            let c: LinuxCapabilities =
+                serde_json::from_value(serde_json::json!({ "bounding": [name] })).unwrap();
+            let plan = CapabilityPlan::from_spec(&c).unwrap();
+            assert_eq!(
+                plan.bounding,
+                Some(CapsHashSet::from([cap])),
+                "{name} did not convert to itself"
+            );
+        }
+    }
 
     #[test]
     fn parses_spec_sets() {

@@ -43,10 +43,8 @@ pub fn plan(rlimits: &[PosixRlimit]) -> Result<Vec<Limit>> {
     rlimits
         .iter()
         .map(|r| {
-            let name = serde_json::to_value(r.typ())
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default();
+            // oci-spec displays a type as the kernel names it (RLIMIT_NOFILE).
+            let name = r.typ().to_string();
             let (name, resource) = RESOURCES
                 .iter()
                 .find(|(n, _)| *n == name)

@@ -2,12 +2,17 @@
 //!
 //! Mounting, pivoting and creating device nodes need root and change the
 //! machine; they go through [`Syscall`] so that the logic deciding *what*
-//! to mount can be unit-tested with [`RecordingSyscall`], which records the
-//! calls instead of making them. File creation inside a rootfs is not
+//! to mount can be unit-tested with a recording double (`recording`, built
+//! for tests only), which records the calls instead of making them. File creation inside a rootfs is not
 //! behind the seam: tests run it for real in a temporary directory.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+#[cfg(test)]
+mod recording;
+#[cfg(test)]
+pub use recording::{Call, RecordingSyscall};
 
 use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::{Mode, SFlag};
@@ -139,169 +144,5 @@ impl Syscall for LinuxSyscall {
 
     fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> nix::Result<()> {
         nix::sys::stat::mknod(path, kind, perm, dev)
-    }
-}
-
-/// One recorded call, with `/proc/self/fd/N` targets resolved to the
-/// path they named when the call was made.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Call {
-    /// mount(2).
-    Mount {
-        source: Option<PathBuf>,
-        target: PathBuf,
-        fstype: Option<String>,
-        flags: MsFlags,
-        data: Option<String>,
-    },
-    /// umount2(2).
-    Umount { target: PathBuf },
-    /// mount_setattr(2).
-    SetAttr {
-        target: PathBuf,
-        recursive: bool,
-        set: u64,
-        clr: u64,
-    },
-    /// move_mount(2) of a detached mount.
-    MoveMount { target: PathBuf },
-    /// pivot_root(2).
-    PivotRoot { new_root: PathBuf },
-    /// chroot(2).
-    Chroot { path: PathBuf },
-    /// chdir(2).
-    Chdir { path: PathBuf },
-    /// mknod(2).
-    Mknod {
-        path: PathBuf,
-        kind: SFlag,
-        perm: Mode,
-        dev: u64,
-    },
-}
-
-/// A [`Syscall`] that records calls and succeeds (or fails on request).
-#[derive(Debug, Default)]
-pub struct RecordingSyscall {
-    calls: std::cell::RefCell<Vec<Call>>,
-    fail_mount_type: Option<(String, nix::errno::Errno)>,
-}
-
-impl RecordingSyscall {
-    /// A recorder whose mounts of `fstype` fail with `errno`.
-    pub fn failing_mounts_of(fstype: &str, errno: nix::errno::Errno) -> Self {
-        RecordingSyscall {
-            calls: Default::default(),
-            fail_mount_type: Some((fstype.into(), errno)),
-        }
-    }
-
-    /// The calls so far.
-    pub fn calls(&self) -> Vec<Call> {
-        self.calls.borrow().clone()
-    }
-
-    fn record(&self, call: Call) {
-        self.calls.borrow_mut().push(call);
-    }
-}
-
-/// Resolves a `/proc/self/fd/N` magic link to what it names now.
-fn resolved(path: &Path) -> PathBuf {
-    if let Ok(rest) = path.strip_prefix("/proc/self/fd") {
-        let mut parts = rest.components();
-        if let Some(fd) = parts.next() {
-            if let Ok(target) = std::fs::read_link(Path::new("/proc/self/fd").join(fd)) {
-                return target.join(parts.as_path());
-            }
-        }
-    }
-    path.to_path_buf()
-}
-
-impl Syscall for RecordingSyscall {
-    fn mount(
-        &self,
-        source: Option<&Path>,
-        target: &Path,
-        fstype: Option<&str>,
-        flags: MsFlags,
-        data: Option<&str>,
-    ) -> nix::Result<()> {
-        if let (Some((t, errno)), Some(f)) = (&self.fail_mount_type, fstype) {
-            if t == f {
-                return Err(*errno);
-            }
-        }
-        self.record(Call::Mount {
-            source: source.map(resolved),
-            target: resolved(target),
-            fstype: fstype.map(String::from),
-            flags,
-            data: data.filter(|d| !d.is_empty()).map(String::from),
-        });
-        Ok(())
-    }
-
-    fn umount2(&self, target: &Path, _: MntFlags) -> nix::Result<()> {
-        self.record(Call::Umount {
-            target: resolved(target),
-        });
-        Ok(())
-    }
-
-    fn mount_setattr(&self, target: &Path, recursive: bool, set: u64, clr: u64) -> nix::Result<()> {
-        self.record(Call::SetAttr {
-            target: resolved(target),
-            recursive,
-            set,
-            clr,
-        });
-        Ok(())
-    }
-
-    fn move_mount(&self, _: BorrowedFd<'_>, target: &Path) -> nix::Result<()> {
-        self.record(Call::MoveMount {
-            target: resolved(target),
-        });
-        Ok(())
-    }
-
-    fn pivot_root(&self, new_root: &Path, _: &Path) -> nix::Result<()> {
-        self.record(Call::PivotRoot {
-            new_root: resolved(new_root),
-        });
-        Ok(())
-    }
-
-    fn chroot(&self, path: &Path) -> nix::Result<()> {
-        self.record(Call::Chroot {
-            path: resolved(path),
-        });
-        Ok(())
-    }
-
-    fn chdir(&self, path: &Path) -> nix::Result<()> {
-        self.record(Call::Chdir {
-            path: resolved(path),
-        });
-        Ok(())
-    }
-
-    fn fchdir(&self, dir: BorrowedFd<'_>) -> nix::Result<()> {
-        self.record(Call::Chdir {
-            path: resolved(&PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()))),
-        });
-        Ok(())
-    }
-
-    fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> nix::Result<()> {
-        self.record(Call::Mknod {
-            path: resolved(path),
-            kind,
-            perm,
-            dev,
-        });
-        Ok(())
     }
 }
