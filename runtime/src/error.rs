@@ -70,6 +70,27 @@ impl Error {
         Error::Invalid(msg.to_string())
     }
 
+    /// The same error with `prefix` (naming the object at fault) in front
+    /// of its message; a system call's errno and an I/O error are kept.
+    pub fn within(self, prefix: impl fmt::Display) -> Error {
+        match self {
+            Error::Io { context, err } => Error::Io {
+                context: format!("{prefix}: {context}"),
+                err,
+            },
+            Error::Sys { context, errno } => Error::Sys {
+                context: format!("{prefix}: {context}"),
+                errno,
+            },
+            Error::Systemd { context, message } => Error::Systemd {
+                context: format!("{prefix}: {context}"),
+                message,
+            },
+            Error::Child(m) => Error::Child(format!("{prefix}: {m}")),
+            other => Error::Invalid(format!("{prefix}: {other}")),
+        }
+    }
+
     /// The errno behind this error, if it came from a system call or I/O.
     pub fn errno(&self) -> Option<nix::errno::Errno> {
         match self {
@@ -126,6 +147,20 @@ impl<T> Context<T> for std::result::Result<T, nix::errno::Errno> {
 mod tests {
     use super::*;
     use nix::errno::Errno;
+
+    #[test]
+    fn within_keeps_the_errno() {
+        let e: Result<()> = Err(Errno::EBUSY).ctx(|| "mounting /x".into());
+        let e = e.unwrap_err().within("mounts[2] (/x)");
+        assert_eq!(e.errno(), Some(Errno::EBUSY));
+        assert_eq!(
+            e.to_string(),
+            "mounts[2] (/x): mounting /x: device or resource busy"
+        );
+        let e = Error::invalid("bad").within("mounts[0]");
+        assert_eq!(e.errno(), None);
+        assert_eq!(e.to_string(), "mounts[0]: bad");
+    }
 
     #[test]
     fn messages_are_lowercase_without_os_error_suffix() {

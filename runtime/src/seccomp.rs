@@ -267,8 +267,14 @@ pub fn load(mut ctx: ScmpFilterContext, notify: bool) -> Result<Option<OwnedFd>>
         // thread of the process must be filtered.
         ctx.set_ctl_tsync(true).map_err(err)?;
     }
-    ctx.load()
-        .map_err(|e| err(format!("loading the filter: {e}")))?;
+    ctx.load().map_err(|e| match e.sysrawrc() {
+        // The kernel's refusal keeps its errno.
+        Some(rc) if rc < 0 => Error::Sys {
+            context: "linux.seccomp: loading the filter".into(),
+            errno: nix::errno::Errno::from_raw(-rc),
+        },
+        _ => err(format!("loading the filter: {e}")),
+    })?;
     if !notify {
         return Ok(None);
     }

@@ -62,16 +62,16 @@ pub fn load_seccomp(
 /// to be loaded later.
 pub fn apply(process: &Process, linux: Option<&Linux>, channel: &Channel) -> Result<Seccomp> {
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
-            let why = if e.raw_os_error() == Some(libc::EACCES) {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|err| {
+            let why = if err.raw_os_error() == Some(libc::EACCES) {
                 " (lowering it needs CAP_SYS_RESOURCE)"
             } else {
                 ""
             };
-            Error::invalid(format!(
-                "setting process.oomScoreAdj {adj}: {}{why}",
-                crate::error::describe_io(&e)
-            ))
+            Error::Io {
+                context: format!("setting process.oomScoreAdj {adj}{why}"),
+                err,
+            }
         })?;
     }
     rlimits::apply(&rlimits::plan(

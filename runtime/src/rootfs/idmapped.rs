@@ -185,8 +185,9 @@ fn user_namespace(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<Owne
 /// Clones the source into a detached, id-mapped mount.
 pub fn prepare(p: &Plan) -> Result<OwnedFd> {
     let userns = match &p.mappings {
-        Mappings::Maps { uid, gid } => user_namespace(uid, gid)
-            .map_err(|e| Error::invalid(format!("mounts[{}]: {e}", p.index)))?,
+        Mappings::Maps { uid, gid } => {
+            user_namespace(uid, gid).map_err(|e| e.within(format!("mounts[{}]", p.index)))?
+        }
         Mappings::Joined(path) => {
             OwnedFd::from(std::fs::File::open(path).ctx(|| format!("opening {}", path.display()))?)
         }

@@ -112,9 +112,8 @@ pub fn prepare(sys: &dyn Syscall, cfg: &RootfsConfig<'_>) -> Result<Prepared> {
             .iter()
             .find(|(index, _)| *index == i)
             .map(|(_, fd)| std::os::fd::AsFd::as_fd(fd));
-        let later = mounts::mount_one(sys, &root, cfg, m, detached).map_err(|e| {
-            Error::invalid(format!("mounts[{i}] ({}): {e}", m.destination().display()))
-        })?;
+        let later = mounts::mount_one(sys, &root, cfg, m, detached)
+            .map_err(|e| e.within(format!("mounts[{i}] ({})", m.destination().display())))?;
         prepared.readonly_later.extend(later);
     }
     let manage_dev = devices::manages_dev(cfg.spec);

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use caps::{CapSet, Capability, CapsHashSet};
 use oci_spec::runtime::LinuxCapabilities;
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 /// The parsed sets; `None` (only without a capabilities object at all)
 /// leaves a set as it is.
@@ -50,6 +50,23 @@ fn convert(
     Ok(Some(out))
 }
 
+/// prctl(2) with one argument, keeping its errno (the caps crate's errors
+/// are strings).
+fn prctl(option: libc::c_int, arg: libc::c_ulong) -> nix::Result<()> {
+    // SAFETY: the options used here take integers only; the unused
+    // arguments must be zero.
+    let rc = unsafe {
+        libc::prctl(
+            option,
+            arg,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    nix::errno::Errno::result(rc).map(drop)
+}
+
 impl CapabilityPlan {
     /// Parses the spec's sets.
     pub fn from_spec(c: &LinuxCapabilities) -> Result<Self> {
@@ -80,9 +97,8 @@ impl CapabilityPlan {
     /// user changes.
     pub fn apply_bounding(&self) -> Result<()> {
         for cap in self.bounding_drops() {
-            caps::drop(None, CapSet::Bounding, cap).map_err(|e| {
-                Error::invalid(format!("dropping {cap} from the bounding set: {e}"))
-            })?;
+            prctl(libc::PR_CAPBSET_DROP, cap.index().into())
+                .ctx(|| format!("dropping {cap} from the bounding set"))?;
         }
         Ok(())
     }
@@ -111,8 +127,11 @@ impl CapabilityPlan {
             }
         }
         if let Some(ambient) = &self.ambient {
-            caps::clear(None, CapSet::Ambient)
-                .map_err(|e| Error::invalid(format!("clearing ambient capabilities: {e}")))?;
+            prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            )
+            .ctx(|| "clearing ambient capabilities".into())?;
             // The kernel raises an ambient capability only if it is both
             // permitted and inheritable. runc's own default spec lists
             // ambient capabilities without inheritable ones, and runc

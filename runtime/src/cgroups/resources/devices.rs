@@ -330,10 +330,10 @@ pub fn attach_v2(cgroup: &std::path::Path, rules: &[Rule]) -> Result<()> {
             .nth(1)
             .unwrap_or_default()
             .to_string();
-        return Err(Error::invalid(format!(
-            "loading the device eBPF program: {} ({why})",
-            crate::error::describe_errno(errno)
-        )));
+        return Err(Error::Sys {
+            context: format!("loading the device eBPF program (verifier: {why})"),
+            errno,
+        });
     }
     // SAFETY: the kernel returned a new descriptor we own.
     let prog = unsafe { OwnedFd::from_raw_fd(fd as i32) };
