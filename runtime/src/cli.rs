@@ -29,8 +29,9 @@ pub struct Cli {
     pub debug: bool,
     /// Manage cgroups through systemd: linux.cgroupsPath is
     /// `slice:prefix:name` and the container's cgroup a transient scope
-    /// (the user's systemd instance when rootless); refused where systemd
-    /// is not running.
+    /// started over D-Bus (the user's systemd instance when rootless;
+    /// without a session bus, cgroupfs with a warning); refused where
+    /// systemd is not running.
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
     /// Ignored; accepted for compatibility with runc callers.

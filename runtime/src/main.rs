@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     // Socket activation is for the container's init only (runc).
     let preserve = match &cli.command {
         Some(Command::Create(a)) | Some(Command::Run(hako::cli::RunArgs { create: a, .. })) => {
-            Some(hako::commands::create::listen_fds() + a.preserve_fds as i32)
+            Some(hako::process::fds::listen_fds() + a.preserve_fds as i32)
         }
         Some(Command::Exec(a)) => Some(a.preserve_fds as i32),
         _ => None,

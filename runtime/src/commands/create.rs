@@ -58,7 +58,7 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
             "process.terminal is set: --console-socket is required",
         ));
     }
-    let listen_fds = listen_fds();
+    let listen_fds = crate::process::fds::listen_fds();
     let preserved = listen_fds + args.preserve_fds as i32;
     let mut extra_env = Vec::new();
     if listen_fds > 0 {
@@ -169,7 +169,7 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
     };
     dir.save(&state)?;
     if let Some(pid_file) = &args.pid_file {
-        write_pid_file(pid_file, pid)?;
+        crate::container::pid_file::write(pid_file, pid)?;
     }
     tracing::info!(
         id = %args.id,
@@ -330,39 +330,6 @@ fn connect(path: &Path) -> Result<OwnedFd> {
     Ok(OwnedFd::from(stream))
 }
 
-/// Socket activation: descriptors systemd passed to hako go on to the
-/// container (LISTEN_FDS, as runc). Only when LISTEN_PID names this
-/// process: a LISTEN_FDS inherited from further up is not ours.
-pub fn listen_fds() -> i32 {
-    listen_fds_for(
-        std::env::var("LISTEN_FDS").ok().as_deref(),
-        std::env::var("LISTEN_PID").ok().as_deref(),
-        std::process::id(),
-    )
-}
-
-/// [`listen_fds`] from the variables' values and this process's pid.
-pub fn listen_fds_for(fds: Option<&str>, pid: Option<&str>, me: u32) -> i32 {
-    if pid.and_then(|p| p.parse::<u32>().ok()) != Some(me) {
-        return 0;
-    }
-    fds.and_then(|v| v.parse::<i32>().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(0)
-}
-
-/// Writes the pid file atomically (callers poll for it).
-pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    let path = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .ctx(|| "current directory".into())?
-            .join(path)
-    };
-    state::write_atomic(&path, pid.to_string().as_bytes(), 0o644)
-}
-
 /// Undoes a half-done create.
 struct Guard {
     dir: Option<ContainerDir>,
@@ -384,11 +351,11 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         if let Some(pid) = self.pid.take() {
-            crate::commands::delete::kill_and_wait(pid, None);
+            crate::container::teardown::kill_and_wait(pid, None);
         }
         if let Some(cgroups) = self.cgroups.take() {
             // Anything init started (a hook, a forked helper) goes too.
-            crate::commands::delete::empty_cgroups(&cgroups);
+            crate::container::teardown::empty_cgroups(&cgroups);
             if let Err(e) = cgroups.remove() {
                 tracing::warn!("cleaning up after a failed create: {e}");
             }
@@ -405,19 +372,5 @@ impl Drop for Guard {
                 tracing::warn!("cleaning up after a failed create: {e}");
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::listen_fds_for;
-
-    #[test]
-    fn listen_fds_only_for_this_process() {
-        assert_eq!(listen_fds_for(Some("2"), Some("42"), 42), 2);
-        assert_eq!(listen_fds_for(Some("2"), Some("41"), 42), 0);
-        assert_eq!(listen_fds_for(Some("2"), None, 42), 0);
-        assert_eq!(listen_fds_for(Some("-1"), Some("42"), 42), 0);
-        assert_eq!(listen_fds_for(None, Some("42"), 42), 0);
     }
 }

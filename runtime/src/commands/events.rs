@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, args: &EventsArgs) -> Result<()> {
             crate::output::print(&format!("{}\n", json!({"type": "oom", "id": args.id})));
         }
         ooms = now_ooms.or(ooms);
-        if dir.status(&state) == Status::Stopped {
+        if crate::container::status(&dir, &state) == Status::Stopped {
             if args.stats {
                 return Err(Error::State {
                     id: args.id.clone(),

@@ -17,7 +17,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
     let dir = ctx.store.open(&args.id, Lock::Shared)?;
     let state = dir.load()?;
     let spec = dir.load_spec()?;
-    let status = dir.status(&state);
+    let status = crate::container::status(&dir, &state);
     match status {
         Status::Running | Status::Created => {}
         Status::Paused if args.ignore_paused => {}
@@ -97,7 +97,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
     };
     let pid = exec::launch(&cfg)?;
     if let Some(pid_file) = &args.pid_file {
-        super::create::write_pid_file(pid_file, pid)?;
+        crate::container::pid_file::write(pid_file, pid)?;
     }
     let proxy = own_console
         .as_ref()

@@ -3,7 +3,6 @@
 use super::Ctx;
 use crate::cli::KillArgs;
 use crate::error::{Context, Error, Result};
-use crate::signal::SignalNumber;
 use crate::state::{Lock, Status};
 
 /// `kill`.
@@ -11,7 +10,7 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<()> {
     let signal = crate::signal::parse(&args.signal)?;
     let dir = ctx.store.open(&args.id, Lock::Shared)?;
     let state = dir.load()?;
-    let status = dir.status(&state);
+    let status = crate::container::status(&dir, &state);
     if status == Status::Stopped {
         return Err(Error::State {
             id: args.id.clone(),
@@ -20,7 +19,7 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<()> {
         });
     }
     if args.all {
-        signal_all(&state.cgroups, signal)?;
+        crate::container::teardown::signal_all(&state.cgroups, signal)?;
         if status == Status::Paused {
             // Frozen tasks act on signals only once thawed.
             crate::cgroups::freezer::thaw(&state.cgroups)?;
@@ -33,15 +32,4 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<()> {
             args.id, state.pid
         )
     })
-}
-
-/// Signals every process in the container's cgroup.
-pub fn signal_all(cgroups: &crate::cgroups::CgroupSet, signal: SignalNumber) -> Result<()> {
-    for pid in cgroups.pids()? {
-        match signal.send(pid) {
-            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-            Err(e) => return Err(e).ctx(|| format!("sending {signal} to pid {pid}")),
-        }
-    }
-    Ok(())
 }

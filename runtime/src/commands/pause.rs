@@ -9,7 +9,7 @@ use crate::state::{Lock, Status};
 pub fn pause(ctx: &Ctx, id: &str) -> Result<()> {
     let dir = ctx.store.open(id, Lock::Exclusive)?;
     let state = dir.load()?;
-    let status = dir.status(&state);
+    let status = crate::container::status(&dir, &state);
     if status != Status::Running {
         return Err(Error::State {
             id: id.into(),
@@ -24,7 +24,7 @@ pub fn pause(ctx: &Ctx, id: &str) -> Result<()> {
 pub fn resume(ctx: &Ctx, id: &str) -> Result<()> {
     let dir = ctx.store.open(id, Lock::Exclusive)?;
     let state = dir.load()?;
-    let status = dir.status(&state);
+    let status = crate::container::status(&dir, &state);
     if status != Status::Paused {
         return Err(Error::State {
             id: id.into(),

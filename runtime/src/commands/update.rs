@@ -148,7 +148,7 @@ pub fn run(ctx: &Ctx, args: &UpdateArgs) -> Result<()> {
     let changes = from_args(args)?;
     let dir = ctx.store.open(&args.id, Lock::Exclusive)?;
     let state = dir.load()?;
-    let status = dir.status(&state);
+    let status = crate::container::status(&dir, &state);
     if status == Status::Stopped {
         return Err(Error::State {
             id: args.id.clone(),

@@ -20,8 +20,8 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult, Pid};
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
-use super::attributes::{self, SeccompWhen};
 use super::channel::{Channel, Message};
+use super::handover::{self, Handover};
 use super::launcher::{child_main, exit_child};
 use crate::cgroups::CgroupSet;
 use crate::error::{Context, Error, Result};
@@ -186,50 +186,25 @@ fn exec_process(cfg: &ExecConfig, channel: &Channel) -> Result<()> {
             .map(|b| (b.height() as u16, b.width() as u16));
         super::console::setup(&crate::syscall::LinuxSyscall, socket, size, false)?;
     }
-    // Closed before the process's seccomp filter can deny the closing.
-    let mut keep = vec![channel.raw_fd()];
-    keep.extend(cfg.console_socket.as_ref().map(|s| s.as_raw_fd()));
-    keep.extend(crate::logging::file_fd());
-    super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
-    let mut seccomp = attributes::apply(process, cfg.spec.linux().as_ref(), channel)?;
     // A wasm container's native tools (a shell) run natively under exec.
     let options = hako_executors::RuntimeOptions {
         exec: true,
         ..cfg.options.clone()
     };
-    let workload = crate::spec::workload(&cfg.spec, process, &[], &options);
-    let prepared = crate::engines::chain().prepare(&workload)?;
-    if prepared.replaces_process() {
-        crate::lsm::apply_process_labels(process, true)?;
-    }
-    attributes::load_seccomp(&mut seccomp, SeccompWhen::BeforeReady, Some(channel))?;
-    // An in-process guest with labels is confined last, once hako's
-    // descriptors are closed, and its filter loaded after that (so the
-    // filter cannot block the label write).
-    let confine_late = !prepared.replaces_process() && crate::lsm::has_labels(process);
-    if !confine_late {
-        attributes::load_seccomp(&mut seccomp, SeccompWhen::AfterStart, Some(channel))?;
-    }
-    channel.send(&Message::Ready(None))?;
-    crate::logging::detach();
-    super::fds::close_placeholders();
-    // SAFETY: hako's own descriptors; their owners never drop (_exit below).
-    unsafe {
-        libc::close(channel.raw_fd());
-        if let Some(s) = &cfg.console_socket {
-            libc::close(s.as_raw_fd());
-        }
-    }
-    if confine_late {
-        let confined = crate::lsm::confine_in_process(process)
-            .and_then(|()| attributes::load_seccomp(&mut seccomp, SeccompWhen::AfterStart, None));
-        if let Err(e) = confined {
-            eprintln!("hako: error: {e}");
-            exit_child(255);
-        }
-    }
-    exit_child(super::workload::run(
-        prepared,
-        process.args().as_deref().unwrap_or_default(),
-    ))
+    let mut hako_fds = vec![channel.raw_fd()];
+    hako_fds.extend(cfg.console_socket.as_ref().map(|s| s.as_raw_fd()));
+    let armed = handover::arm(
+        Handover {
+            process,
+            linux: cfg.spec.linux().as_ref(),
+            workload: crate::spec::workload(&cfg.spec, process, &[], &options),
+            hako_fds,
+            preserved_fds: cfg.preserved_fds,
+            module_cache: false,
+        },
+        channel,
+    )?;
+    armed.report_ready(channel)?;
+    // As runc: a failure after "ready" is the exec process's own, 255.
+    exit_child(armed.run(255))
 }

@@ -119,9 +119,39 @@ fn close_listed(lo: u32, hi: u32) -> Result<()> {
     Ok(())
 }
 
+/// Socket activation: descriptors systemd passed to hako go on to the
+/// container (LISTEN_FDS, as runc). Only when LISTEN_PID names this
+/// process: a LISTEN_FDS inherited from further up is not ours.
+pub fn listen_fds() -> i32 {
+    listen_fds_for(
+        std::env::var("LISTEN_FDS").ok().as_deref(),
+        std::env::var("LISTEN_PID").ok().as_deref(),
+        std::process::id(),
+    )
+}
+
+/// [`listen_fds`] from the variables' values and this process's pid.
+pub fn listen_fds_for(fds: Option<&str>, pid: Option<&str>, me: u32) -> i32 {
+    if pid.and_then(|p| p.parse::<u32>().ok()) != Some(me) {
+        return 0;
+    }
+    fds.and_then(|v| v.parse::<i32>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listen_fds_only_for_this_process() {
+        assert_eq!(listen_fds_for(Some("2"), Some("42"), 42), 2);
+        assert_eq!(listen_fds_for(Some("2"), Some("41"), 42), 0);
+        assert_eq!(listen_fds_for(Some("2"), None, 42), 0);
+        assert_eq!(listen_fds_for(Some("-1"), Some("42"), 42), 0);
+        assert_eq!(listen_fds_for(None, Some("42"), 42), 0);
+    }
 
     #[test]
     fn listed_descriptors_in_range_are_closed() {

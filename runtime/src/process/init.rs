@@ -9,15 +9,14 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
-use hako_executors::Prepared;
 use nix::fcntl::{FcntlArg, OFlag};
 use nix::sys::signal::SigSet;
 use nix::sys::stat::Mode;
-use oci_spec::runtime::LinuxNamespaceType;
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
-use super::attributes::{Seccomp, SeccompWhen};
 use super::channel::{Channel, Message};
 use super::console;
+use super::handover::{self, Handover};
 use super::launcher::{exit_child, InitConfig};
 use crate::error::{Context, Error, Result};
 use crate::rootfs::{self, RootfsConfig};
@@ -76,53 +75,81 @@ pub fn wait_for_start(fd: &OwnedFd) -> Result<()> {
 
 /// Runs in container init. Returns only on a set-up failure; otherwise
 /// the process ends with the workload.
+///
+/// A linear list of named steps, each failing with its own error.
 pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
-    // Nothing is built before the cgroup's limits and device rules are in
-    // place (hako writes them once the intermediate is gone).
-    match channel.recv()? {
-        Some(Message::ResourcesApplied) => {}
-        // hako reports its own failure.
-        _ => {
-            return Err(Error::Child(
-                "the container's resources were not applied".into(),
-            ))
-        }
-    }
-    let mut hako_fds = vec![channel.raw_fd()];
-    hako_fds.extend(cfg.console_socket.as_ref().map(|s| s.as_raw_fd()));
+    wait_for_resources(channel)?;
     let gate = cfg
         .gate
         .as_ref()
         .ok_or_else(|| Error::invalid("no start fifo"))?;
+    let mut hako_fds = vec![channel.raw_fd()];
+    hako_fds.extend(cfg.console_socket.as_ref().map(|s| s.as_raw_fd()));
     hako_fds.extend(gate.raw_fds());
     hako_fds.extend(cfg.seccomp_listener.as_ref().map(|s| s.as_raw_fd()));
-    let (prepared, seccomp) = setup(cfg, channel, &hako_fds)?;
-    let engine = prepared.engine().map(|e| e.name().to_string());
-    channel.send(&Message::Ready(engine))?;
-    exit_child(start(cfg, prepared, seccomp, gate, &hako_fds))
-}
-
-fn setup(
-    cfg: &InitConfig,
-    channel: &Channel,
-    hako_fds: &[i32],
-) -> Result<(Box<dyn Prepared>, Seccomp)> {
-    // Signals blocked by `hako run` for forwarding must not stay blocked.
-    SigSet::empty()
-        .thread_set_mask()
-        .ctx(|| "resetting the signal mask".into())?;
-    nix::unistd::setsid().ctx(|| "setsid".into())?;
-
     let spec = &cfg.bundle.spec;
-    let plan = &cfg.namespaces;
     let process = spec
         .process()
         .as_ref()
         .ok_or_else(|| Error::invalid("process must be set"))?;
-    if plan.creates(LinuxNamespaceType::Network) {
+    new_session()?;
+    network(cfg, channel)?;
+    if !cfg.no_new_keyring {
+        crate::keyring::join_new(&cfg.id)?;
+    }
+    filesystem(cfg, channel, process)?;
+    identity(spec)?;
+    let workload = crate::spec::workload(spec, process, &cfg.extra_env, &cfg.options);
+    let armed = handover::arm(
+        Handover {
+            process,
+            linux: spec.linux().as_ref(),
+            workload,
+            hako_fds,
+            preserved_fds: cfg.preserved_fds,
+            module_cache: cfg.module_cache.is_some(),
+        },
+        channel,
+    )?;
+    armed.report_ready(channel)?;
+    if let Err(e) = started(cfg, gate) {
+        eprintln!("hako: error: {e}");
+        exit_child(1);
+    }
+    exit_child(armed.run(1))
+}
+
+/// Nothing is built before the cgroup's limits and device rules are in
+/// place (hako writes them once the intermediate is gone).
+fn wait_for_resources(channel: &Channel) -> Result<()> {
+    match channel.recv()? {
+        Some(Message::ResourcesApplied) => Ok(()),
+        // hako reports its own failure.
+        _ => Err(Error::Child(
+            "the container's resources were not applied".into(),
+        )),
+    }
+}
+
+/// Signals blocked by `hako run` for forwarding must not stay blocked;
+/// init leads a session of its own.
+fn new_session() -> Result<()> {
+    SigSet::empty()
+        .thread_set_mask()
+        .ctx(|| "resetting the signal mask".into())?;
+    nix::unistd::setsid().ctx(|| "setsid".into())?;
+    Ok(())
+}
+
+/// Loopback up in a new network namespace; `linux.netDevices` moved in by
+/// hako, which holds the host's namespace.
+fn network(cfg: &InitConfig, channel: &Channel) -> Result<()> {
+    if cfg.namespaces.creates(LinuxNamespaceType::Network) {
         crate::namespaces::loopback::up()?;
     }
-    if spec
+    if cfg
+        .bundle
+        .spec
         .linux()
         .as_ref()
         .and_then(|l| l.net_devices().as_ref())
@@ -135,11 +162,15 @@ fn setup(
             _ => return Err(Error::Child("moving linux.netDevices failed".into())),
         }
     }
-    if !cfg.no_new_keyring {
-        crate::keyring::join_new(&cfg.id)?;
-    }
+    Ok(())
+}
 
-    // The filesystem. umask 0 so modes in the spec are taken literally.
+/// The root filesystem: mounts, create hooks, pivot, sysctls, the
+/// console, masked and read-only paths, propagation.
+fn filesystem(cfg: &InitConfig, channel: &Channel, process: &Process) -> Result<()> {
+    let spec = &cfg.bundle.spec;
+    let plan = &cfg.namespaces;
+    // umask 0 so modes in the spec are taken literally.
     nix::sys::stat::umask(Mode::empty());
     let sys = LinuxSyscall;
     // Without a mount namespace of its own (none in linux.namespaces, not
@@ -176,47 +207,18 @@ fn setup(
     if own_mounts {
         rootfs::apply_root_propagation(&sys, spec)?;
     }
+    Ok(())
+}
 
+/// Hostname and domainname.
+fn identity(spec: &Spec) -> Result<()> {
     if let Some(hostname) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(hostname).ctx(|| format!("setting hostname {hostname:?}"))?;
     }
     if let Some(domain) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
         set_domainname(domain)?;
     }
-    // Close anything set-up left open before the engine opens its own,
-    // and before a seccomp filter (loaded next unless noNewPrivileges)
-    // can deny the closing: older profiles know no close_range.
-    let mut keep = hako_fds.to_vec();
-    keep.extend(crate::logging::file_fd());
-    super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
-    let workload = crate::spec::workload(spec, process, &cfg.extra_env, &cfg.options);
-    // Only a wasm workload compiles anything. The cache goes in before the
-    // workload's user and capabilities: a scratch directory is a mount, and
-    // only WasmEdge's compiler, which works in files, needs one.
-    use hako_executors::{detect::Intent, EngineKind};
-    let intent = hako_executors::detect::intent(&workload.annotations, &workload.options);
-    let wasm = !matches!(intent, Ok(Intent::Native));
-    let scratch = matches!(
-        intent,
-        Ok(Intent::Wasm(EngineKind::WasmEdge)
-            | Intent::Sniff {
-                engine: EngineKind::WasmEdge,
-                ..
-            })
-    );
-    if cfg.module_cache.is_some() && wasm {
-        hako_executors::cache::install(Box::new(super::module_cache::ChannelCache::new(
-            channel, scratch,
-        )?));
-    }
-    let mut seccomp = super::attributes::apply(process, spec.linux().as_ref(), channel)?;
-    let prepared = crate::engines::chain().prepare(&workload)?;
-    // An in-process guest is confined in `start`, right before it runs.
-    if prepared.replaces_process() {
-        crate::lsm::apply_process_labels(process, true)?;
-    }
-    super::attributes::load_seccomp(&mut seccomp, SeccompWhen::BeforeReady, Some(channel))?;
-    Ok((prepared, seccomp))
+    Ok(())
 }
 
 /// prestart and createRuntime run in hako's namespaces (hako runs them
@@ -245,58 +247,14 @@ fn set_domainname(name: &str) -> Result<()> {
         .ctx(|| format!("setting domainname {name:?}"))
 }
 
-/// After `ready`: wait for `start`, close what the workload must not
-/// inherit, and run it. Returns init's exit code.
-fn start(
-    cfg: &InitConfig,
-    prepared: Box<dyn Prepared>,
-    mut seccomp: Seccomp,
-    gate: &StartGate,
-    hako_fds: &[i32],
-) -> i32 {
-    if let Err(e) = gate.wait() {
-        eprintln!("hako: error: {e}");
-        return 1;
-    }
+/// After "ready": waits for `start`, then runs the startContainer hooks.
+fn started(cfg: &InitConfig, gate: &StartGate) -> Result<()> {
+    gate.wait()?;
     let state =
         crate::hooks::HookState::new(&cfg.id, "running", None, &cfg.bundle.dir, &cfg.bundle.spec);
-    if let Err(e) = crate::hooks::run(
+    crate::hooks::run(
         crate::hooks::Stage::StartContainer,
         &cfg.bundle.spec,
         &state,
-    ) {
-        eprintln!("hako: error: {e}");
-        return 1;
-    }
-    // Nothing of hako's may reach the workload: the fifo, channel and
-    // console socket are close-on-exec, but an in-process engine never
-    // execs. Their owners are never dropped (init ends with _exit), so
-    // closing the raw descriptors here cannot double-close.
-    crate::logging::detach();
-    super::fds::close_placeholders();
-    hako_executors::cache::close();
-    for fd in hako_fds {
-        // SAFETY: see above; these descriptors belong to hako, not the workload.
-        unsafe { libc::close(*fd) };
-    }
-    if !prepared.replaces_process() {
-        if let Some(process) = cfg.bundle.spec.process() {
-            if let Err(e) = crate::lsm::confine_in_process(process) {
-                eprintln!("hako: error: {e}");
-                return 1;
-            }
-        }
-    }
-    if let Err(e) = super::attributes::load_seccomp(&mut seccomp, SeccompWhen::AfterStart, None) {
-        eprintln!("hako: error: {e}");
-        return 1;
-    }
-    let args = cfg
-        .bundle
-        .spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.args().clone())
-        .unwrap_or_default();
-    super::workload::run(prepared, &args)
+    )
 }

@@ -5,6 +5,7 @@ pub mod channel;
 pub mod console;
 pub mod exec;
 pub mod fds;
+pub mod handover;
 pub mod init;
 pub mod intermediate;
 pub mod launcher;

@@ -1,0 +1,141 @@
+//! The one path from a set-up process to its workload, shared by
+//! container init and `hako exec`.
+//!
+//! ```text
+//! arm:   close stray fds ─ module cache ─ attributes (user, caps, …)
+//!        ─ executor chain prepares ─ on-exec labels ─ BeforeReady filter
+//! ready: tell hako, naming the engine
+//!        (init only: wait for `start`, startContainer hooks)
+//! run:   stop logging ─ close hako's fds ─ in-process labels
+//!        ─ AfterStart filter ─ the workload
+//! ```
+//!
+//! Everything that can fail is in [`arm`], which reports to hako. After
+//! [`Armed::report_ready`] there is no one to report to but the
+//! workload's stderr, so [`Armed::run`] does as little as it can.
+
+use std::os::fd::RawFd;
+
+use hako_executors::{Prepared, Workload};
+use oci_spec::runtime::{Linux, Process};
+
+use super::attributes::{self, Seccomp, SeccompWhen};
+use super::channel::{Channel, Message};
+use crate::error::Result;
+
+/// What a set-up process hands over.
+pub struct Handover<'a> {
+    /// The process to become.
+    pub process: &'a Process,
+    /// The container's `linux` section (seccomp profile, scheduling).
+    pub linux: Option<&'a Linux>,
+    /// The workload the executor chain is to run.
+    pub workload: Workload,
+    /// hako's own descriptors, open until the workload runs.
+    pub hako_fds: Vec<RawFd>,
+    /// Descriptors from 3 up that the workload inherits.
+    pub preserved_fds: i32,
+    /// Whether compiled modules go through hako's cache (init with a
+    /// cache; `exec` compiles without one).
+    pub module_cache: bool,
+}
+
+/// A prepared workload, waiting to be run.
+pub struct Armed {
+    prepared: Box<dyn Prepared>,
+    seccomp: Seccomp,
+    hako_fds: Vec<RawFd>,
+    process: Process,
+}
+
+/// Everything before "ready": the steps that may still fail `create` or
+/// `exec`.
+pub fn arm(h: Handover<'_>, channel: &Channel) -> Result<Armed> {
+    // Close anything set-up left open before the engine opens its own,
+    // and before a seccomp filter (loaded next unless noNewPrivileges)
+    // can deny the closing: older profiles know no close_range.
+    let mut keep = h.hako_fds.clone();
+    keep.extend(crate::logging::file_fd());
+    super::fds::close_from(3 + h.preserved_fds, &keep)?;
+    if h.module_cache {
+        install_module_cache(&h.workload, channel)?;
+    }
+    let mut seccomp = attributes::apply(h.process, h.linux, channel)?;
+    let prepared = crate::engines::chain().prepare(&h.workload)?;
+    // An in-process guest is confined in `run`, right before it runs.
+    if prepared.replaces_process() {
+        crate::lsm::apply_process_labels(h.process, true)?;
+    }
+    attributes::load_seccomp(&mut seccomp, SeccompWhen::BeforeReady, Some(channel))?;
+    Ok(Armed {
+        prepared,
+        seccomp,
+        hako_fds: h.hako_fds,
+        process: h.process.clone(),
+    })
+}
+
+/// Only a wasm workload compiles anything. The cache goes in before the
+/// workload's user and capabilities: a scratch directory is a mount, and
+/// only WasmEdge's compiler, which works in files, needs one.
+fn install_module_cache(workload: &Workload, channel: &Channel) -> Result<()> {
+    use hako_executors::{detect::Intent, EngineKind};
+    let intent = hako_executors::detect::intent(&workload.annotations, &workload.options);
+    if matches!(intent, Ok(Intent::Native)) {
+        return Ok(());
+    }
+    let scratch = matches!(
+        intent,
+        Ok(Intent::Wasm(EngineKind::WasmEdge)
+            | Intent::Sniff {
+                engine: EngineKind::WasmEdge,
+                ..
+            })
+    );
+    hako_executors::cache::install(Box::new(super::module_cache::ChannelCache::new(
+        channel, scratch,
+    )?));
+    Ok(())
+}
+
+impl Armed {
+    /// Tells hako the workload is ready, naming its engine (none for a
+    /// native program).
+    pub fn report_ready(&self, channel: &Channel) -> Result<()> {
+        let engine = self.prepared.engine().map(|e| e.name().to_string());
+        channel.send(&Message::Ready(engine))
+    }
+
+    /// Closes what the workload must not inherit, confines an in-process
+    /// guest, loads the late seccomp filter and runs the workload. Returns
+    /// its exit code, or `fail_code` if the last steps fail (reported on
+    /// stderr: hako is no longer listening).
+    pub fn run(mut self, fail_code: i32) -> i32 {
+        // Nothing of hako's may reach the workload: the fifo, channel and
+        // console socket are close-on-exec, but an in-process engine never
+        // execs. Their owners are never dropped (the process ends with
+        // _exit), so closing the raw descriptors here cannot double-close.
+        crate::logging::detach();
+        super::fds::close_placeholders();
+        hako_executors::cache::close();
+        for fd in &self.hako_fds {
+            // SAFETY: see above; these descriptors belong to hako, not the
+            // workload.
+            unsafe { libc::close(*fd) };
+        }
+        // Labels are written once hako's descriptors are closed, and the
+        // filter loaded after that, so it cannot block the label write.
+        if !self.prepared.replaces_process() {
+            if let Err(e) = crate::lsm::confine_in_process(&self.process) {
+                eprintln!("hako: error: {e}");
+                return fail_code;
+            }
+        }
+        if let Err(e) = attributes::load_seccomp(&mut self.seccomp, SeccompWhen::AfterStart, None) {
+            eprintln!("hako: error: {e}");
+            return fail_code;
+        }
+        let args = self.process.args().clone().unwrap_or_default();
+        super::workload::run(self.prepared, &args)
+    }
+}
