@@ -1,10 +1,21 @@
 //! Linux security modules: AppArmor profiles and SELinux labels.
 //!
-//! A spec that asks for a profile or process label the host cannot apply
-//! is an error at `create`, never silently ignored. `linux.mountLabel` is
-//! the exception, as in crun and youki: without SELinux there is nothing
-//! to label files with, and the mounts are the same either way, so it is
-//! ignored with a debug line.
+//! A spec that asks for a profile or process label of an LSM the host
+//! does not have, or one that is malformed, is an error at `create`
+//! ([`check`]), never silently ignored. `linux.mountLabel` is the exception, as in crun and youki:
+//! without SELinux there is nothing to label files with, and the mounts
+//! are the same either way, so it is ignored with a debug line.
+//!
+//! A label the host's policy refuses fails where it is written (see
+//! [`label_writes`]). For a workload started by execve that is in init
+//! before it reports ready, so the refusal fails `create` (what the
+//! policy checks only at the exec itself fails that exec, after `start`).
+//! For an in-process wasm guest it is after `start`, right before the
+//! guest runs ([`confine_in_process`]): init then prints one line on the
+//! container's stderr and exits 1, while `hako start` has already
+//! succeeded. `hako exec` splits the same way: a refusal before its
+//! process reports ready fails `exec`; an in-process guest's process
+//! prints one line and exits 255.
 
 use std::path::Path;
 
@@ -93,9 +104,9 @@ pub struct LabelWrite {
 /// another program started by execve: the label is then set for that exec
 /// (`attr/exec`), as runc does. An in-process engine never execs, so the
 /// label must apply to the running process at once (`attr/current`:
-/// AppArmor's change_profile, SELinux's dynamic transition), in `start`
-/// right before the guest runs; a policy that forbids this fails the
-/// container there rather than running the guest unconfined.
+/// AppArmor's change_profile, SELinux's dynamic transition), after
+/// `start`, right before the guest runs; a policy that forbids this ends
+/// the container there (exit 1) rather than running the guest unconfined.
 pub fn label_writes(process: &Process, on_exec: bool, apparmor_dir: bool) -> Vec<LabelWrite> {
     let mut out = vec![];
     if let Some(profile) = process

@@ -10,7 +10,6 @@ use super::Ctx;
 use crate::cgroups::CgroupSet;
 use crate::cli::CreateArgs;
 use crate::error::{Context, Error, Result};
-use crate::namespaces::NamespacePlan;
 use crate::process::launcher::{self, InitConfig};
 use crate::spec::Bundle;
 use crate::state::{self, ContainerDir, ContainerState};
@@ -26,15 +25,25 @@ pub struct Created {
 
 /// `create`.
 pub fn run(ctx: &Ctx, args: &CreateArgs) -> Result<Created> {
-    create(ctx, args, None)
+    create(ctx, args, load(args)?, None)
 }
 
-/// Creates a container. `console` replaces `--console-socket` (used by a
-/// foreground `run` that handles the terminal itself).
-pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<Created> {
+/// Checks the id, then loads and validates the bundle.
+pub fn load(args: &CreateArgs) -> Result<Bundle> {
     crate::id::validate(&args.id)?;
-    let bundle = Bundle::load(&args.bundle)?;
-    let namespaces = check(&bundle)?;
+    Bundle::load(&args.bundle)
+}
+
+/// Creates a container from its loaded `bundle`. `console` replaces
+/// `--console-socket` (used by a foreground `run` that handles the
+/// terminal itself).
+pub fn create(
+    ctx: &Ctx,
+    args: &CreateArgs,
+    bundle: Bundle,
+    console: Option<OwnedFd>,
+) -> Result<Created> {
+    check_host(&bundle)?;
     // Before anything exists or is connected: the re-executed hako starts
     // over from the command line.
     if crate::security::sealed_exe::container_may_ptrace(&bundle.spec, &[]) {
@@ -67,8 +76,9 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
     }
 
     // Descriptors only: nothing to clean up if a later step fails.
-    let idmapped_mounts = crate::rootfs::idmapped::plan(&bundle.spec, &bundle.dir)
-        .map_err(Error::invalid)?
+    let idmapped_mounts = bundle
+        .plan
+        .idmapped
         .iter()
         .map(|p| Ok((p.index, crate::rootfs::idmapped::prepare(p)?)))
         .collect::<Result<Vec<_>>>()?;
@@ -88,7 +98,11 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
     // the rootfs that only hako uses (rootfs::host_bind).
     let rootfs = bundle.rootfs.clone();
     let mut bundle = bundle;
-    if !namespaces.has(oci_spec::runtime::LinuxNamespaceType::Mount) {
+    if !bundle
+        .plan
+        .namespaces
+        .has(oci_spec::runtime::LinuxNamespaceType::Mount)
+    {
         guard.host_bind = true;
         bundle.rootfs = crate::rootfs::host_bind::bind(&bundle.rootfs, dir.path())?;
     }
@@ -129,7 +143,6 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
         id: args.id.clone(),
         bundle,
         cgroups,
-        namespaces,
         gate: Some(gate),
         console_socket: console,
         no_pivot: args.no_pivot,
@@ -164,6 +177,8 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
         annotations: with_engine(crate::spec::annotations(&cfg.bundle.spec), launched.engine),
         cgroups: cfg.cgroups.clone(),
         own_pid_ns: cfg
+            .bundle
+            .plan
             .namespaces
             .has(oci_spec::runtime::LinuxNamespaceType::Pid),
     };
@@ -183,40 +198,16 @@ pub fn create(ctx: &Ctx, args: &CreateArgs, console: Option<OwnedFd>) -> Result<
     })
 }
 
-/// Checks everything that can be checked before anything is created.
-fn check(bundle: &Bundle) -> Result<NamespacePlan> {
+/// What validation (pure) leaves to the host, checked before anything is
+/// created: the LSMs the spec asks for, and whether this libseccomp can
+/// build the filter.
+fn check_host(bundle: &Bundle) -> Result<()> {
     let spec = &bundle.spec;
-    if spec
-        .linux()
-        .as_ref()
-        .is_some_and(|l| l.intel_rdt().is_some())
-    {
-        return Err(Error::invalid(
-            "linux.intelRdt: Intel RDT (resctrl) is not supported by hako",
-        ));
-    }
-    crate::rootfs::devices::validate(spec)?;
-    crate::cgroups::resources::devices::rules(spec)?;
     crate::lsm::check(spec)?;
     if let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         crate::seccomp::build(profile)?;
     }
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Error::invalid("process must be set"))?;
-    crate::security::rlimits::plan(process.rlimits().as_deref().unwrap_or_default())?;
-    if let Some(c) = process.capabilities() {
-        crate::security::capabilities::CapabilityPlan::from_spec(c)?;
-    }
-    for m in spec.mounts().as_deref().unwrap_or_default() {
-        let dest = crate::rootfs::mounts::clean_destination(m.destination());
-        crate::rootfs::options::parse(m.options().as_deref().unwrap_or_default())
-            .map_err(|e| Error::invalid(format!("mounts ({}): {e}", dest.display())))?;
-        crate::rootfs::mounts::check_proc_destination(&dest, m.typ().as_deref().unwrap_or(""))
-            .map_err(|e| Error::invalid(format!("mounts ({}): {e}", dest.display())))?;
-    }
-    Ok(NamespacePlan::from_spec(spec))
+    Ok(())
 }
 
 /// What `linux.resources` asks of this host, planned before anything is
@@ -234,7 +225,7 @@ fn plan_resources(
         .as_ref()
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
-    let rules = crate::cgroups::resources::devices::rules(&bundle.spec)?;
+    let rules = bundle.plan.device_rules.clone();
     match crate::cgroups::resources::Planned::new(
         cgroups,
         &resources,

@@ -37,7 +37,9 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
         }
     }
     let process = process_for(args, &spec)?;
-    check_tuning(&process, &spec)?;
+    // Everything of the process that can be refused, before any fork.
+    let plan =
+        crate::spec::ProcessPlan::new(&process, spec.linux().as_ref()).map_err(Error::invalid)?;
     // Before anything is connected or forked (the lock goes with the
     // exec and is taken again).
     let asked: Vec<_> = process
@@ -82,6 +84,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
     let cfg = ExecConfig {
         init_pid: state.pid,
         process,
+        plan,
         spec,
         cgroups,
         console_socket,
@@ -187,16 +190,6 @@ pub fn process_for(args: &ExecArgs, spec: &oci_spec::runtime::Spec) -> Result<Pr
         p.set_selinux_label(Some(label.clone()));
     }
     Ok(p)
-}
-
-/// Refuses scheduling settings the process could not get, before anything
-/// is forked.
-fn check_tuning(process: &Process, spec: &oci_spec::runtime::Spec) -> Result<()> {
-    crate::tuning::Tuning::plan(process, spec.linux().as_ref()).map_err(Error::invalid)?;
-    if let Some(a) = process.exec_cpu_affinity() {
-        crate::tuning::cpu_affinity::plan(a).map_err(Error::invalid)?;
-    }
-    Ok(())
 }
 
 /// `uid[:gid]`, numeric.

@@ -19,15 +19,23 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
     // inherits it and can wait for it.
     let waiter = Waiter::new()?;
 
+    // Loaded once: whether hako holds the pty depends on it.
+    let bundle = create::load(&args.create)?;
     // A terminal without --console-socket: hako holds the pty itself.
-    let own_tty = args.create.console_socket.is_none() && wants_terminal(&args.create.bundle);
+    let own_tty = args.create.console_socket.is_none()
+        && bundle
+            .spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false);
     let (console, theirs) = if own_tty {
         let (ours, theirs) = tty::socket_pair()?;
         (Some(ours), Some(theirs))
     } else {
         (None, None)
     };
-    let created = create::create(ctx, &args.create, theirs)?;
+    let created = create::create(ctx, &args.create, bundle, theirs)?;
     let proxy = console.as_ref().map(tty::Proxy::start).transpose()?;
     let id = created.state.id.clone();
     let pid = created.state.pid;
@@ -46,15 +54,6 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
         cleanup(ctx, &id);
     }
     Ok(code)
-}
-
-/// Whether the bundle's process asks for a terminal (errors are left to
-/// `create`, which reports them properly).
-fn wants_terminal(bundle: &std::path::Path) -> bool {
-    crate::spec::Bundle::load(bundle)
-        .ok()
-        .and_then(|b| b.spec.process().as_ref().and_then(|p| p.terminal()))
-        .unwrap_or(false)
 }
 
 fn cleanup(ctx: &Ctx, id: &str) {

@@ -43,7 +43,7 @@ mod tests {
     fn default_specs_validate() {
         for rootless in [false, true] {
             let spec = default_spec(rootless);
-            crate::spec::validate(&spec).unwrap();
+            crate::spec::validate(&spec, std::path::Path::new("/b")).unwrap();
             let text = serde_json::to_vec(&spec).unwrap();
             crate::spec::parse(&text).unwrap();
         }

@@ -11,8 +11,8 @@ use oci_spec::runtime::{Linux, Process};
 
 use super::channel::{Channel, Message};
 use crate::error::{Context, Error, Result};
-use crate::security::capabilities::CapabilityPlan;
 use crate::security::{credentials, rlimits};
+use crate::spec::ProcessPlan;
 
 /// When the seccomp filter is loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,7 +60,12 @@ pub fn load_seccomp(
 
 /// Applies the process's attributes; returns the seccomp filter if it is
 /// to be loaded later.
-pub fn apply(process: &Process, linux: Option<&Linux>, channel: &Channel) -> Result<Seccomp> {
+pub fn apply(
+    process: &Process,
+    plan: &ProcessPlan,
+    linux: Option<&Linux>,
+    channel: &Channel,
+) -> Result<Seccomp> {
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|err| {
             let why = if err.raw_os_error() == Some(libc::EACCES) {
@@ -74,18 +79,9 @@ pub fn apply(process: &Process, linux: Option<&Linux>, channel: &Channel) -> Res
             }
         })?;
     }
-    rlimits::apply(&rlimits::plan(
-        process.rlimits().as_deref().unwrap_or_default(),
-    )?)?;
-    crate::tuning::Tuning::plan(process, linux)
-        .map_err(Error::invalid)?
-        .apply()?;
-
-    let caps = process
-        .capabilities()
-        .as_ref()
-        .map(CapabilityPlan::from_spec)
-        .transpose()?;
+    rlimits::apply(&plan.rlimits)?;
+    plan.tuning.apply()?;
+    let caps = &plan.capabilities;
     let nnp = process.no_new_privileges().unwrap_or(false);
     if nnp {
         nix::sys::prctl::set_no_new_privs().ctx(|| "setting no_new_privs".into())?;

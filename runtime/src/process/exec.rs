@@ -34,6 +34,8 @@ pub struct ExecConfig {
     pub init_pid: i32,
     /// The process to run.
     pub process: Process,
+    /// Its planned attributes.
+    pub plan: crate::spec::ProcessPlan,
     /// The container's spec (seccomp profile, annotations, root).
     pub spec: Spec,
     /// The container's cgroups.
@@ -144,14 +146,7 @@ fn intermediate(
     keep.extend(namespaces.iter().map(|(_, fd)| fd.as_raw_fd()));
     keep.extend(crate::logging::file_fd());
     super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
-    let affinity = cfg
-        .process
-        .exec_cpu_affinity()
-        .as_ref()
-        .map(crate::tuning::cpu_affinity::plan)
-        .transpose()
-        .map_err(Error::invalid)?
-        .unwrap_or_default();
+    let affinity = cfg.plan.exec_affinity.clone().unwrap_or_default();
     affinity.apply_initial()?;
     cfg.cgroups.join(std::process::id() as i32)?;
     affinity.apply_final()?;
@@ -196,6 +191,7 @@ fn exec_process(cfg: &ExecConfig, channel: &Channel) -> Result<()> {
     let armed = handover::arm(
         Handover {
             process,
+            plan: &cfg.plan,
             linux: cfg.spec.linux().as_ref(),
             workload: crate::spec::workload(&cfg.spec, process, &[], &options),
             hako_fds,

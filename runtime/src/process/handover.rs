@@ -22,11 +22,14 @@ use oci_spec::runtime::{Linux, Process};
 use super::attributes::{self, Seccomp, SeccompWhen};
 use super::channel::{Channel, Message};
 use crate::error::Result;
+use crate::spec::ProcessPlan;
 
 /// What a set-up process hands over.
 pub struct Handover<'a> {
     /// The process to become.
     pub process: &'a Process,
+    /// Its planned attributes.
+    pub plan: &'a ProcessPlan,
     /// The container's `linux` section (seccomp profile, scheduling).
     pub linux: Option<&'a Linux>,
     /// The workload the executor chain is to run.
@@ -60,7 +63,7 @@ pub fn arm(h: Handover<'_>, channel: &Channel) -> Result<Armed> {
     if h.module_cache {
         install_module_cache(&h.workload, channel)?;
     }
-    let mut seccomp = attributes::apply(h.process, h.linux, channel)?;
+    let mut seccomp = attributes::apply(h.process, h.plan, h.linux, channel)?;
     let prepared = crate::engines::chain().prepare(&h.workload)?;
     // An in-process guest is confined in `run`, right before it runs.
     if prepared.replaces_process() {

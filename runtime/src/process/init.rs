@@ -103,6 +103,7 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
     let armed = handover::arm(
         Handover {
             process,
+            plan: &cfg.bundle.plan.process,
             linux: spec.linux().as_ref(),
             workload,
             hako_fds,
@@ -144,7 +145,12 @@ fn new_session() -> Result<()> {
 /// Loopback up in a new network namespace; `linux.netDevices` moved in by
 /// hako, which holds the host's namespace.
 fn network(cfg: &InitConfig, channel: &Channel) -> Result<()> {
-    if cfg.namespaces.creates(LinuxNamespaceType::Network) {
+    if cfg
+        .bundle
+        .plan
+        .namespaces
+        .creates(LinuxNamespaceType::Network)
+    {
         crate::namespaces::loopback::up()?;
     }
     if cfg
@@ -169,7 +175,7 @@ fn network(cfg: &InitConfig, channel: &Channel) -> Result<()> {
 /// console, masked and read-only paths, propagation.
 fn filesystem(cfg: &InitConfig, channel: &Channel, process: &Process) -> Result<()> {
     let spec = &cfg.bundle.spec;
-    let plan = &cfg.namespaces;
+    let plan = &cfg.bundle.plan.namespaces;
     // umask 0 so modes in the spec are taken literally.
     nix::sys::stat::umask(Mode::empty());
     let sys = LinuxSyscall;

@@ -51,7 +51,7 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
     }
     cfg.cgroups.join(std::process::id() as i32)?;
 
-    let plan = &cfg.namespaces;
+    let plan = &cfg.bundle.plan.namespaces;
     for (typ, fd) in plan.open_joins()? {
         setns(&fd, flag(typ)).ctx(|| format!("joining {typ} namespace {}", path_of(plan, typ)))?;
     }

@@ -28,7 +28,6 @@ use super::channel::{Channel, Message};
 use super::intermediate;
 use crate::cgroups::CgroupSet;
 use crate::error::{Error, Result};
-use crate::namespaces::NamespacePlan;
 use crate::spec::Bundle;
 
 /// Everything the forked processes need, inherited across fork.
@@ -40,8 +39,6 @@ pub struct InitConfig {
     pub bundle: Bundle,
     /// The container's cgroups (already created).
     pub cgroups: CgroupSet,
-    /// Namespaces to create and join.
-    pub namespaces: NamespacePlan,
     /// The start fifo, opened by hako before the user namespace exists
     /// (container root may not be able to reach the state directory).
     /// hako's own copy is dropped once init is ready.
@@ -164,8 +161,7 @@ impl Session {
     /// request: init waits, so its sysctls and hooks see the devices.
     fn move_net_devices(&self, cfg: &InitConfig, channel: &Channel) -> Result<()> {
         let pid = self.init_pid()?;
-        let moves = crate::net::devices::plan(&cfg.bundle.spec).map_err(Error::invalid)?;
-        crate::net::devices::move_into(&moves, pid.as_raw())?;
+        crate::net::devices::move_into(&cfg.bundle.plan.net_moves, pid.as_raw())?;
         channel.send(&Message::NetDevicesMoved)
     }
 

@@ -1,10 +1,13 @@
 //! The compiled-module cache, kept by hako outside the container.
 //!
-//! Container init compiles a module once and hands the artifact to hako
-//! (`CachePut`, in a memfd); later inits ask for it (`CacheGet`) and get a
-//! read-only descriptor. Only hako writes the directory (0700, outside
-//! every container); keys are engine tags and content hashes
-//! (`hako_executors::cache`).
+//! Container init of a wasm container asks hako for a module's artifact
+//! (`CacheGet`) and gets a read-only descriptor of the file; on a miss, or
+//! when the engine refuses what it got, it compiles and hands the new
+//! artifact to hako (`CachePut`, in a memfd), which writes it atomically
+//! in place of any old one. hako answers while `create` waits for init to
+//! be ready; `exec` has no cache. Only hako writes the directory (made
+//! 0700, outside every container); keys are engine tags and content
+//! hashes (`hako_executors::cache`).
 
 use std::io::{Read, Seek, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -18,8 +21,9 @@ use hako_executors::scratch::Scratch;
 use super::channel::{Channel, Message};
 use crate::error::{Context, Result};
 
-/// Where the cache lives: `HAKO_MODULE_CACHE` (`off` disables it), else
-/// /var/cache/hako/modules for root and ~/.cache/hako/modules otherwise.
+/// Where the cache lives: `HAKO_MODULE_CACHE` (`off` or empty disables
+/// it), else /var/cache/hako/modules, or rootless
+/// `$XDG_CACHE_HOME/hako/modules` (~/.cache/hako/modules without it).
 pub fn default_dir(rootless: bool) -> Option<PathBuf> {
     match std::env::var_os("HAKO_MODULE_CACHE") {
         Some(v) if v == "off" || v.is_empty() => return None,
@@ -89,7 +93,8 @@ pub struct ChannelCache {
 
 impl ChannelCache {
     /// A cache that talks to hako over (a duplicate of) `channel`, with a
-    /// scratch directory if `scratch`.
+    /// scratch directory if `scratch` (none, with a debug line, if the
+    /// tmpfs cannot be made).
     pub fn new(channel: &Channel, scratch: bool) -> Result<ChannelCache> {
         let scratch = scratch
             .then(|| {
