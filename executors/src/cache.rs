@@ -64,9 +64,13 @@ pub fn key(tag: &str, bytes: &[u8]) -> String {
 }
 
 /// Compiles through the cache: a hit is loaded with `load`; a miss, or a
-/// cached artifact `load` refuses (an engine upgrade), is compiled to an
-/// artifact with `precompile`, stored (replacing the refused one), and
-/// loaded. Only without a cache does `direct` compile as usual.
+/// cached artifact `load` refuses (a format change the tag does not
+/// capture, a damaged file), is compiled to an artifact with
+/// `precompile`, stored (best effort, replacing the refused one), and
+/// loaded. Only without a cache does `direct` compile as usual: with one,
+/// an error of `precompile`, or of loading what it produced, is returned
+/// as is and `direct` is not tried (an engine that has a fallback, such
+/// as WasmEdge's interpreter, takes it itself).
 ///
 /// `load` must only be given artifacts `precompile` of the same `tag`
 /// produced: that is what makes an engine's unsafe deserialization sound.
