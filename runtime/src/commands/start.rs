@@ -16,7 +16,7 @@ pub fn run(ctx: &Ctx, id: &str) -> Result<()> {
 /// Starts a container whose directory is locked by the caller.
 pub fn start(dir: &ContainerDir) -> Result<()> {
     let state = dir.load()?;
-    let status = crate::container::status(&dir, &state);
+    let status = crate::container::status(dir, &state);
     if status != Status::Created {
         return Err(Error::State {
             id: dir.id().into(),

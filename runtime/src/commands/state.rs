@@ -36,7 +36,7 @@ pub struct StateDoc {
 impl StateDoc {
     /// The document for a loaded container.
     pub fn new(dir: &ContainerDir, state: &ContainerState) -> StateDoc {
-        let status = crate::container::status(&dir, state);
+        let status = crate::container::status(dir, state);
         StateDoc {
             oci_version: OCI_VERSION.into(),
             id: state.id.clone(),

@@ -12,10 +12,9 @@
 //! The exec process goes through the same executor chain as container
 //! init, so a wasm container execs wasm.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use hako_executors::RuntimeOptions;
-use nix::sched::setns;
 use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult, Pid};
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
@@ -26,6 +25,7 @@ use super::launcher::{child_main, exit_child};
 use crate::cgroups::CgroupSet;
 use crate::error::{Context, Error, Result};
 use crate::namespaces::plan::{flag, proc_name};
+use crate::syscall::Syscall;
 
 /// What the forked processes need.
 #[derive(Debug)]
@@ -151,7 +151,9 @@ fn intermediate(
     cfg.cgroups.join(std::process::id() as i32)?;
     affinity.apply_final()?;
     for (typ, fd) in &namespaces {
-        setns(fd, flag(*typ)).ctx(|| format!("joining the container's {typ} namespace"))?;
+        crate::syscall::LinuxSyscall
+            .setns(fd.as_fd(), flag(*typ))
+            .ctx(|| format!("joining the container's {typ} namespace"))?;
     }
     drop(namespaces);
     // SAFETY: single-threaded.

@@ -63,7 +63,13 @@ pub fn arm(h: Handover<'_>, channel: &Channel) -> Result<Armed> {
     if h.module_cache {
         install_module_cache(&h.workload, channel)?;
     }
-    let mut seccomp = attributes::apply(h.process, h.plan, h.linux, channel)?;
+    let mut seccomp = attributes::apply(
+        &crate::syscall::LinuxSyscall,
+        h.process,
+        h.plan,
+        h.linux,
+        channel,
+    )?;
     let prepared = crate::engines::chain().prepare(&h.workload)?;
     // An in-process guest is confined in `run`, right before it runs.
     if prepared.replaces_process() {

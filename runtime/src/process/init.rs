@@ -20,7 +20,7 @@ use super::handover::{self, Handover};
 use super::launcher::{exit_child, InitConfig};
 use crate::error::{Context, Error, Result};
 use crate::rootfs::{self, RootfsConfig};
-use crate::syscall::LinuxSyscall;
+use crate::syscall::{LinuxSyscall, Syscall};
 
 /// The start fifo, held open from before pivot_root until `start`.
 #[derive(Debug)]
@@ -98,7 +98,7 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
         crate::keyring::join_new(&cfg.id)?;
     }
     filesystem(cfg, channel, process)?;
-    identity(spec)?;
+    identity(&LinuxSyscall, spec)?;
     let workload = crate::spec::workload(spec, process, &cfg.extra_env, &cfg.options);
     let armed = handover::arm(
         Handover {
@@ -217,12 +217,14 @@ fn filesystem(cfg: &InitConfig, channel: &Channel, process: &Process) -> Result<
 }
 
 /// Hostname and domainname.
-fn identity(spec: &Spec) -> Result<()> {
+fn identity(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
     if let Some(hostname) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
-        nix::unistd::sethostname(hostname).ctx(|| format!("setting hostname {hostname:?}"))?;
+        sys.sethostname(hostname)
+            .ctx(|| format!("setting hostname {hostname:?}"))?;
     }
     if let Some(domain) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
-        set_domainname(domain)?;
+        sys.setdomainname(domain)
+            .ctx(|| format!("setting domainname {domain:?}"))?;
     }
     Ok(())
 }
@@ -245,14 +247,6 @@ fn run_create_hooks(cfg: &InitConfig, channel: &Channel) -> Result<()> {
     crate::hooks::run(Stage::CreateContainer, spec, &state)
 }
 
-fn set_domainname(name: &str) -> Result<()> {
-    // SAFETY: the pointer and length describe `name`, valid for the call.
-    let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
-    nix::errno::Errno::result(rc)
-        .map(drop)
-        .ctx(|| format!("setting domainname {name:?}"))
-}
-
 /// After "ready": waits for `start`, then runs the startContainer hooks.
 fn started(cfg: &InitConfig, gate: &StartGate) -> Result<()> {
     gate.wait()?;
@@ -263,4 +257,35 @@ fn started(cfg: &InitConfig, gate: &StartGate) -> Result<()> {
         &cfg.bundle.spec,
         &state,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syscall::{Call, RecordingSyscall};
+
+    #[test]
+    fn identity_sets_names_the_spec_gives() {
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.2.0", "hostname": "box", "domainname": "example.org"
+        }))
+        .unwrap();
+        let sys = RecordingSyscall::default();
+        identity(&sys, &spec).unwrap();
+        assert_eq!(
+            sys.calls(),
+            vec![
+                Call::Sethostname { name: "box".into() },
+                Call::Setdomainname {
+                    name: "example.org".into()
+                }
+            ]
+        );
+        let bare: Spec =
+            serde_json::from_value(serde_json::json!({"ociVersion": "1.2.0", "hostname": ""}))
+                .unwrap();
+        let sys = RecordingSyscall::default();
+        identity(&sys, &bare).unwrap();
+        assert!(sys.calls().is_empty());
+    }
 }

@@ -6,10 +6,10 @@
 //! namespace must get its id maps from hako, outside it, before anything
 //! else happens inside.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
-use nix::sched::{setns, unshare, CloneFlags};
-use nix::unistd::{fork, ForkResult, Gid, Uid};
+use nix::sched::CloneFlags;
+use nix::unistd::{fork, ForkResult};
 use oci_spec::runtime::LinuxNamespaceType;
 
 use super::channel::{Channel, Message};
@@ -17,6 +17,8 @@ use super::launcher::{child_main, exit_child, InitConfig};
 use super::{fds, init};
 use crate::error::{Context, Error, Result};
 use crate::namespaces::plan::{self, flag};
+use crate::namespaces::NamespacePlan;
+use crate::syscall::{LinuxSyscall, Syscall};
 
 /// Runs in the intermediate process; returns once init is forked.
 pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
@@ -52,37 +54,7 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
     cfg.cgroups.join(std::process::id() as i32)?;
 
     let plan = &cfg.bundle.plan.namespaces;
-    for (typ, fd) in plan.open_joins()? {
-        setns(&fd, flag(typ)).ctx(|| format!("joining {typ} namespace {}", path_of(plan, typ)))?;
-    }
-    if plan.new_user {
-        unshare(CloneFlags::CLONE_NEWUSER).ctx(|| "creating the user namespace".into())?;
-        // hako, unprivileged when rootless, writes our maps through
-        // /proc/<pid>: that needs us dumpable for a moment.
-        nix::sys::prctl::set_dumpable(true)
-            .ctx(|| "making the intermediate dumpable for its id maps".into())?;
-        channel.send(&Message::MapIds)?;
-        match channel.recv()? {
-            Some(Message::IdsMapped) => nix::sys::prctl::set_dumpable(false)
-                .ctx(|| "making container set-up non-dumpable".into())?,
-            other => {
-                return Err(Error::invalid(format!(
-                    "expected the id maps to be written, got {other:?}"
-                )))
-            }
-        }
-    }
-    if plan.has(LinuxNamespaceType::User) {
-        // Become root of the user namespace for the rest of the set-up.
-        nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
-            .ctx(|| "setting gid 0 in the user namespace".into())?;
-        nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
-            .ctx(|| "setting uid 0 in the user namespace".into())?;
-    }
-    let flags = plan.unshare_flags();
-    if !flags.is_empty() {
-        unshare(flags).ctx(|| format!("creating namespaces {}", describe(plan)))?;
-    }
+    enter_namespaces(&LinuxSyscall, plan, channel)?;
     if plan.creates(LinuxNamespaceType::Time) {
         if let Some(offsets) = plan::time_offsets(&cfg.bundle.spec) {
             write_time_offsets(&offsets)?;
@@ -129,4 +101,138 @@ fn describe(plan: &crate::namespaces::NamespacePlan) -> String {
         .map(|t| t.to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Joins the namespaces the plan names, creates the user namespace (hako
+/// writes its id maps), becomes root in it, then creates the rest: the
+/// order the kernel needs, since a user namespace must own the others.
+fn enter_namespaces(sys: &dyn Syscall, plan: &NamespacePlan, channel: &Channel) -> Result<()> {
+    for (typ, fd) in plan.open_joins()? {
+        sys.setns(fd.as_fd(), flag(typ))
+            .ctx(|| format!("joining {typ} namespace {}", path_of(plan, typ)))?;
+    }
+    if plan.new_user {
+        sys.unshare(CloneFlags::CLONE_NEWUSER)
+            .ctx(|| "creating the user namespace".into())?;
+        // hako, unprivileged when rootless, writes our maps through
+        // /proc/<pid>: that needs us dumpable for a moment.
+        sys.prctl(libc::PR_SET_DUMPABLE, 1)
+            .ctx(|| "making the intermediate dumpable for its id maps".into())?;
+        channel.send(&Message::MapIds)?;
+        match channel.recv()? {
+            Some(Message::IdsMapped) => sys
+                .prctl(libc::PR_SET_DUMPABLE, 0)
+                .ctx(|| "making container set-up non-dumpable".into())?,
+            other => {
+                return Err(Error::invalid(format!(
+                    "expected the id maps to be written, got {other:?}"
+                )))
+            }
+        }
+    }
+    if plan.has(LinuxNamespaceType::User) {
+        // Become root of the user namespace for the rest of the set-up.
+        sys.setresgid(0)
+            .ctx(|| "setting gid 0 in the user namespace".into())?;
+        sys.setresuid(0)
+            .ctx(|| "setting uid 0 in the user namespace".into())?;
+    }
+    let flags = plan.unshare_flags();
+    if !flags.is_empty() {
+        sys.unshare(flags)
+            .ctx(|| format!("creating namespaces {}", describe(plan)))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syscall::{Call, RecordingSyscall};
+
+    fn plan(namespaces: serde_json::Value) -> NamespacePlan {
+        let spec: oci_spec::runtime::Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.2.0", "linux": {"namespaces": namespaces}
+        }))
+        .unwrap();
+        NamespacePlan::from_spec(&spec)
+    }
+
+    /// Joined namespaces first, then the new user namespace (with hako
+    /// writing its maps while the intermediate is dumpable), root in it,
+    /// then every other new namespace in one unshare.
+    #[test]
+    fn namespaces_are_entered_user_first() {
+        let ipc = std::fs::read_link("/proc/self/ns/ipc").unwrap();
+        let plan = plan(serde_json::json!([
+            {"type": "user"}, {"type": "pid"}, {"type": "mount"},
+            {"type": "ipc", "path": "/proc/self/ns/ipc"}
+        ]));
+        let (channel, hako) = Channel::pair().unwrap();
+        let answer = std::thread::spawn(move || {
+            assert!(matches!(hako.recv(), Ok(Some(Message::MapIds))));
+            hako.send(&Message::IdsMapped).unwrap();
+        });
+        let sys = RecordingSyscall::default();
+        enter_namespaces(&sys, &plan, &channel).unwrap();
+        answer.join().unwrap();
+        let dumpable = |on| Call::Prctl {
+            option: libc::PR_SET_DUMPABLE,
+            arg: on,
+            arg2: 0,
+        };
+        assert_eq!(
+            sys.calls(),
+            vec![
+                Call::Setns {
+                    ns: ipc,
+                    nstype: CloneFlags::CLONE_NEWIPC
+                },
+                Call::Unshare {
+                    flags: CloneFlags::CLONE_NEWUSER
+                },
+                dumpable(1),
+                dumpable(0),
+                Call::Setresgid { gid: 0 },
+                Call::Setresuid { uid: 0 },
+                Call::Unshare {
+                    flags: CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS
+                },
+            ]
+        );
+    }
+
+    /// Without a user namespace nothing changes ids, and a refused id map
+    /// stops the sequence before any other namespace is made.
+    #[test]
+    fn no_user_namespace_and_a_refused_map() {
+        let sys = RecordingSyscall::default();
+        let (channel, _hako) = Channel::pair().unwrap();
+        enter_namespaces(&sys, &plan(serde_json::json!([{"type": "uts"}])), &channel).unwrap();
+        assert_eq!(
+            sys.calls(),
+            vec![Call::Unshare {
+                flags: CloneFlags::CLONE_NEWUTS
+            }]
+        );
+        let (channel, hako) = Channel::pair().unwrap();
+        drop(hako);
+        let sys = RecordingSyscall::default();
+        let plan = plan(serde_json::json!([{"type": "user"}, {"type": "pid"}]));
+        assert!(enter_namespaces(&sys, &plan, &channel).is_err());
+        // The user namespace was made; nothing after the refused map.
+        assert_eq!(
+            sys.calls(),
+            vec![
+                Call::Unshare {
+                    flags: CloneFlags::CLONE_NEWUSER
+                },
+                Call::Prctl {
+                    option: libc::PR_SET_DUMPABLE,
+                    arg: 1,
+                    arg2: 0
+                },
+            ]
+        );
+    }
 }

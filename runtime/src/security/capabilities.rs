@@ -6,6 +6,7 @@ use caps::{CapSet, Capability, CapsHashSet};
 use oci_spec::runtime::LinuxCapabilities;
 
 use crate::error::{Context, Error, Result};
+use crate::syscall::Syscall;
 
 /// The parsed sets; `None` (only without a capabilities object at all)
 /// leaves a set as it is.
@@ -50,23 +51,6 @@ fn convert(
     Ok(Some(out))
 }
 
-/// prctl(2) with one argument, keeping its errno (the caps crate's errors
-/// are strings).
-fn prctl(option: libc::c_int, arg: libc::c_ulong) -> nix::Result<()> {
-    // SAFETY: the options used here take integers only; the unused
-    // arguments must be zero.
-    let rc = unsafe {
-        libc::prctl(
-            option,
-            arg,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-        )
-    };
-    nix::errno::Errno::result(rc).map(drop)
-}
-
 impl CapabilityPlan {
     /// Parses the spec's sets.
     pub fn from_spec(c: &LinuxCapabilities) -> Result<Self> {
@@ -95,9 +79,9 @@ impl CapabilityPlan {
 
     /// Drops the bounding set. Needs CAP_SETPCAP, so it runs before the
     /// user changes.
-    pub fn apply_bounding(&self) -> Result<()> {
+    pub fn apply_bounding(&self, sys: &dyn Syscall) -> Result<()> {
         for cap in self.bounding_drops() {
-            prctl(libc::PR_CAPBSET_DROP, cap.index().into())
+            sys.prctl(libc::PR_CAPBSET_DROP, cap.index().into())
                 .ctx(|| format!("dropping {cap} from the bounding set"))?;
         }
         Ok(())
@@ -111,7 +95,7 @@ impl CapabilityPlan {
     /// The order matters because each set is changed by its own capset(2):
     /// inheritable while CAP_SETPCAP may still be effective, and permitted
     /// last, since the effective set must stay a subset of it.
-    pub fn apply_sets(&self) -> Result<()> {
+    pub fn apply_sets(&self, sys: &dyn Syscall) -> Result<()> {
         let known: CapsHashSet = caps::runtime::thread_all_supported();
         let filter = |s: &CapsHashSet| -> CapsHashSet {
             s.iter().filter(|c| known.contains(c)).copied().collect()
@@ -123,11 +107,12 @@ impl CapabilityPlan {
         ] {
             if let Some(v) = value {
                 let wanted = filter(v);
-                caps::set(None, set, &wanted).map_err(|_| unobtainable(set, name, &wanted))?;
+                sys.capset(set, &wanted)
+                    .map_err(|errno| unobtainable(set, name, &wanted, errno))?;
             }
         }
         if let Some(ambient) = &self.ambient {
-            prctl(
+            sys.prctl(
                 libc::PR_CAP_AMBIENT,
                 libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
             )
@@ -137,9 +122,15 @@ impl CapabilityPlan {
             // ambient capabilities without inheritable ones, and runc
             // warns and goes on: so does hako.
             for cap in filter(ambient) {
-                if let Err(e) = caps::raise(None, CapSet::Ambient, cap) {
+                let raised = sys.prctl2(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                    cap.index().into(),
+                );
+                if let Err(e) = raised {
                     tracing::warn!(
-                        "cannot raise ambient capability {cap} (it must be permitted and inheritable): {e}"
+                        "cannot raise ambient capability {cap} (it must be permitted and inheritable): {}",
+                        crate::error::describe_errno(e)
                     );
                 }
             }
@@ -153,8 +144,7 @@ impl CapabilityPlan {
 /// inheritable ones, its permitted set otherwise), named. Root on some
 /// hosts lacks capabilities (CAP_SYS_RESOURCE); no runtime can pass on
 /// what it does not have.
-fn unobtainable(set: CapSet, name: &str, wanted: &CapsHashSet) -> Error {
-    let errno = nix::errno::Errno::last();
+fn unobtainable(set: CapSet, name: &str, wanted: &CapsHashSet, errno: nix::errno::Errno) -> Error {
     let have: CapsHashSet = match set {
         CapSet::Inheritable => {
             let mut h = caps::read(None, CapSet::Bounding).unwrap_or_default();

@@ -2,46 +2,36 @@
 
 use std::path::Path;
 
-use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::User;
 
 use crate::error::{Context, Result};
+use crate::syscall::Syscall;
 
 /// Switches the process to the container user, keeping permitted
 /// capabilities across the uid change (the capability sets are applied
 /// right after).
-pub fn switch_user(user: &User) -> Result<()> {
-    let uid = Uid::from_raw(user.uid());
-    let gid = Gid::from_raw(user.gid());
-    let groups: Vec<Gid> = user
-        .additional_gids()
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .map(|g| Gid::from_raw(*g))
-        .collect();
+pub fn switch_user(sys: &dyn Syscall, user: &User) -> Result<()> {
+    let groups = user.additional_gids().clone().unwrap_or_default();
     // A rootless user namespace denies setgroups(2); the only group is then
     // the mapped one.
     let setgroups_allowed = std::fs::read_to_string("/proc/self/setgroups")
         .map(|s| s.trim() != "deny")
         .unwrap_or(true);
     if setgroups_allowed {
-        nix::unistd::setgroups(&groups).ctx(|| {
-            format!(
-                "setting additional groups {:?}",
-                user.additional_gids().as_deref().unwrap_or_default()
-            )
-        })?;
+        sys.setgroups(&groups)
+            .ctx(|| format!("setting additional groups {groups:?}"))?;
     }
-    nix::sys::prctl::set_keepcaps(true)
+    sys.prctl(libc::PR_SET_KEEPCAPS, 1)
         .ctx(|| "keeping capabilities across the uid change".into())?;
-    nix::unistd::setresgid(gid, gid, gid)
+    let (uid, gid) = (user.uid(), user.gid());
+    sys.setresgid(gid)
         .ctx(|| format!("setting gid {gid} (is it mapped in the user namespace?)"))?;
-    nix::unistd::setresuid(uid, uid, uid)
+    sys.setresuid(uid)
         .ctx(|| format!("setting uid {uid} (is it mapped in the user namespace?)"))?;
-    nix::sys::prctl::set_keepcaps(false).ctx(|| "resetting keepcaps".into())?;
+    sys.prctl(libc::PR_SET_KEEPCAPS, 0)
+        .ctx(|| "resetting keepcaps".into())?;
     let umask = user.umask().unwrap_or(0o022);
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    sys.umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     Ok(())
 }
 

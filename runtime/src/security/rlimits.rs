@@ -3,6 +3,7 @@
 use oci_spec::runtime::PosixRlimit;
 
 use crate::error::{Error, Result};
+use crate::syscall::Syscall;
 
 /// One limit to set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,28 +76,19 @@ pub fn plan(rlimits: &[PosixRlimit]) -> Result<Vec<Limit>> {
 
 /// Sets the limits. Raising a hard limit needs CAP_SYS_RESOURCE; without
 /// it the kernel answers EPERM, reported with the limit and the reason.
-pub fn apply(limits: &[Limit]) -> Result<()> {
+pub fn apply(sys: &dyn Syscall, limits: &[Limit]) -> Result<()> {
     for l in limits {
-        let value = libc::rlimit {
-            rlim_cur: l.soft,
-            rlim_max: l.hard,
-        };
-        // SAFETY: value is a valid rlimit for the duration of the call.
-        if unsafe { libc::setrlimit(l.resource, &value) } != 0 {
-            let errno = nix::errno::Errno::last();
+        sys.setrlimit(l.resource, l.soft, l.hard).map_err(|errno| {
             let why = if errno == nix::errno::Errno::EPERM {
-                " (raising a hard limit needs CAP_SYS_RESOURCE)".to_string()
+                " (raising a hard limit needs CAP_SYS_RESOURCE)"
             } else {
-                String::new()
+                ""
             };
-            return Err(Error::invalid(format!(
-                "setting {} to soft {} hard {}: {}{why}",
-                l.name,
-                l.soft,
-                l.hard,
-                crate::error::describe_errno(errno)
-            )));
-        }
+            Error::Sys {
+                context: format!("setting {} to soft {} hard {}{why}", l.name, l.soft, l.hard),
+                errno,
+            }
+        })?;
     }
     Ok(())
 }

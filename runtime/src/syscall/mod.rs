@@ -1,23 +1,30 @@
 //! The seam between container set-up logic and the kernel.
 //!
-//! Mounting, pivoting and creating device nodes need root and change the
-//! machine; they go through [`Syscall`] so that the logic deciding *what*
-//! to mount can be unit-tested with a recording double (`recording`, built
-//! for tests only), which records the calls instead of making them. File creation inside a rootfs is not
-//! behind the seam: tests run it for real in a temporary directory.
+//! Mounting, pivoting, creating device nodes, and changing a process's
+//! limits, scheduling, capabilities, user and names need root and change
+//! the machine; they go through [`Syscall`] so that the logic deciding
+//! *what* to do, and in which order, can be unit-tested with a recording
+//! double (`recording`, built for tests only), which records the calls
+//! instead of making them. File creation inside a rootfs is not behind
+//! the seam: tests run it for real in a temporary directory.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::Path;
 
+mod process;
 #[cfg(test)]
 mod recording;
 #[cfg(test)]
 pub use recording::{Call, RecordingSyscall};
 
 use nix::mount::{MntFlags, MsFlags};
+use nix::sched::CloneFlags;
 use nix::sys::stat::{Mode, SFlag};
 
-/// Privileged operations used while building a container's filesystem.
+use crate::tuning::scheduler::SchedAttr;
+
+/// Privileged operations used while building a container and its
+/// processes.
 pub trait Syscall {
     /// mount(2).
     fn mount(
@@ -44,7 +51,48 @@ pub trait Syscall {
     fn fchdir(&self, dir: BorrowedFd<'_>) -> nix::Result<()>;
     /// mknod(2) at a path.
     fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> nix::Result<()>;
+    /// setrlimit(2).
+    fn setrlimit(&self, resource: Resource, soft: u64, hard: u64) -> nix::Result<()>;
+    /// sched_setattr(2) of the calling thread.
+    fn sched_setattr(&self, attr: &SchedAttr) -> nix::Result<()>;
+    /// ioprio_set(2) of the calling process.
+    fn ioprio_set(&self, value: i32) -> nix::Result<()>;
+    /// set_mempolicy(2); no nodes for the modes that take none.
+    fn set_mempolicy(&self, mode: i32, nodes: &[u64]) -> nix::Result<()>;
+    /// personality(2).
+    fn personality(&self, persona: libc::c_ulong) -> nix::Result<()>;
+    /// prctl(2) with one integer argument (no_new_privs, dumpable,
+    /// keepcaps, the bounding and ambient capability sets).
+    fn prctl(&self, option: libc::c_int, arg: libc::c_ulong) -> nix::Result<()>;
+    /// prctl(2) with two integer arguments (PR_CAP_AMBIENT_RAISE).
+    fn prctl2(
+        &self,
+        option: libc::c_int,
+        arg: libc::c_ulong,
+        arg2: libc::c_ulong,
+    ) -> nix::Result<()>;
+    /// capset(2) of one set of the calling thread.
+    fn capset(&self, set: caps::CapSet, value: &caps::CapsHashSet) -> nix::Result<()>;
+    /// setgroups(2).
+    fn setgroups(&self, groups: &[u32]) -> nix::Result<()>;
+    /// setresgid(2) with one gid for all three.
+    fn setresgid(&self, gid: u32) -> nix::Result<()>;
+    /// setresuid(2) with one uid for all three.
+    fn setresuid(&self, uid: u32) -> nix::Result<()>;
+    /// umask(2).
+    fn umask(&self, mode: Mode);
+    /// sethostname(2).
+    fn sethostname(&self, name: &str) -> nix::Result<()>;
+    /// setdomainname(2).
+    fn setdomainname(&self, name: &str) -> nix::Result<()>;
+    /// setns(2).
+    fn setns(&self, fd: BorrowedFd<'_>, nstype: CloneFlags) -> nix::Result<()>;
+    /// unshare(2).
+    fn unshare(&self, flags: CloneFlags) -> nix::Result<()>;
 }
+
+/// A resource of setrlimit(2).
+pub type Resource = libc::__rlimit_resource_t;
 
 /// struct mount_attr of mount_setattr(2).
 #[repr(C)]
@@ -144,5 +192,81 @@ impl Syscall for LinuxSyscall {
 
     fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> nix::Result<()> {
         nix::sys::stat::mknod(path, kind, perm, dev)
+    }
+
+    fn setrlimit(&self, resource: Resource, soft: u64, hard: u64) -> nix::Result<()> {
+        process::setrlimit(resource, soft, hard)
+    }
+
+    fn sched_setattr(&self, attr: &SchedAttr) -> nix::Result<()> {
+        process::sched_setattr(attr)
+    }
+
+    fn ioprio_set(&self, value: i32) -> nix::Result<()> {
+        process::ioprio_set(value)
+    }
+
+    fn set_mempolicy(&self, mode: i32, nodes: &[u64]) -> nix::Result<()> {
+        process::set_mempolicy(mode, nodes)
+    }
+
+    fn personality(&self, persona: libc::c_ulong) -> nix::Result<()> {
+        process::personality(persona)
+    }
+
+    fn prctl(&self, option: libc::c_int, arg: libc::c_ulong) -> nix::Result<()> {
+        process::prctl(option, arg, 0)
+    }
+
+    fn prctl2(
+        &self,
+        option: libc::c_int,
+        arg: libc::c_ulong,
+        arg2: libc::c_ulong,
+    ) -> nix::Result<()> {
+        process::prctl(option, arg, arg2)
+    }
+
+    fn capset(&self, set: caps::CapSet, value: &caps::CapsHashSet) -> nix::Result<()> {
+        // The caps crate's errors are strings; capset(2)'s errno is kept.
+        caps::set(None, set, value).map_err(|_| nix::errno::Errno::last())
+    }
+
+    fn setgroups(&self, groups: &[u32]) -> nix::Result<()> {
+        let groups: Vec<nix::unistd::Gid> = groups
+            .iter()
+            .map(|g| nix::unistd::Gid::from_raw(*g))
+            .collect();
+        nix::unistd::setgroups(&groups)
+    }
+
+    fn setresgid(&self, gid: u32) -> nix::Result<()> {
+        let gid = nix::unistd::Gid::from_raw(gid);
+        nix::unistd::setresgid(gid, gid, gid)
+    }
+
+    fn setresuid(&self, uid: u32) -> nix::Result<()> {
+        let uid = nix::unistd::Uid::from_raw(uid);
+        nix::unistd::setresuid(uid, uid, uid)
+    }
+
+    fn umask(&self, mode: Mode) {
+        nix::sys::stat::umask(mode);
+    }
+
+    fn sethostname(&self, name: &str) -> nix::Result<()> {
+        nix::unistd::sethostname(name)
+    }
+
+    fn setdomainname(&self, name: &str) -> nix::Result<()> {
+        process::setdomainname(name)
+    }
+
+    fn setns(&self, fd: BorrowedFd<'_>, nstype: CloneFlags) -> nix::Result<()> {
+        nix::sched::setns(fd, nstype)
+    }
+
+    fn unshare(&self, flags: CloneFlags) -> nix::Result<()> {
+        nix::sched::unshare(flags)
     }
 }

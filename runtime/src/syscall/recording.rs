@@ -4,9 +4,11 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags};
+use nix::sched::CloneFlags;
 use nix::sys::stat::{Mode, SFlag};
 
-use super::Syscall;
+use super::{Resource, Syscall};
+use crate::tuning::scheduler::SchedAttr;
 
 /// One recorded call, with `/proc/self/fd/N` targets resolved to the
 /// path they named when the call was made.
@@ -46,6 +48,36 @@ pub enum Call {
         perm: Mode,
         dev: u64,
     },
+    /// setrlimit(2).
+    Setrlimit { resource: u32, soft: u64, hard: u64 },
+    /// sched_setattr(2): the policy.
+    SchedSetattr { policy: u32 },
+    /// ioprio_set(2).
+    IoprioSet { value: i32 },
+    /// set_mempolicy(2).
+    SetMempolicy { mode: i32 },
+    /// personality(2).
+    Personality { persona: u64 },
+    /// prctl(2).
+    Prctl { option: i32, arg: u64, arg2: u64 },
+    /// capset(2) of one set.
+    Capset { set: String, caps: Vec<String> },
+    /// setgroups(2).
+    Setgroups { groups: Vec<u32> },
+    /// setresgid(2).
+    Setresgid { gid: u32 },
+    /// setresuid(2).
+    Setresuid { uid: u32 },
+    /// umask(2).
+    Umask { mode: u32 },
+    /// sethostname(2).
+    Sethostname { name: String },
+    /// setdomainname(2).
+    Setdomainname { name: String },
+    /// setns(2), with the namespace the descriptor names.
+    Setns { ns: PathBuf, nstype: CloneFlags },
+    /// unshare(2).
+    Unshare { flags: CloneFlags },
 }
 
 /// A [`Syscall`] that records calls and succeeds (or fails on request).
@@ -170,6 +202,105 @@ impl Syscall for RecordingSyscall {
             perm,
             dev,
         });
+        Ok(())
+    }
+
+    fn setrlimit(&self, resource: Resource, soft: u64, hard: u64) -> nix::Result<()> {
+        self.record(Call::Setrlimit {
+            resource,
+            soft,
+            hard,
+        });
+        Ok(())
+    }
+
+    fn sched_setattr(&self, attr: &SchedAttr) -> nix::Result<()> {
+        self.record(Call::SchedSetattr {
+            policy: attr.policy,
+        });
+        Ok(())
+    }
+
+    fn ioprio_set(&self, value: i32) -> nix::Result<()> {
+        self.record(Call::IoprioSet { value });
+        Ok(())
+    }
+
+    fn set_mempolicy(&self, mode: i32, _: &[u64]) -> nix::Result<()> {
+        self.record(Call::SetMempolicy { mode });
+        Ok(())
+    }
+
+    fn personality(&self, persona: libc::c_ulong) -> nix::Result<()> {
+        self.record(Call::Personality { persona });
+        Ok(())
+    }
+
+    fn prctl(&self, option: libc::c_int, arg: libc::c_ulong) -> nix::Result<()> {
+        self.prctl2(option, arg, 0)
+    }
+
+    fn prctl2(
+        &self,
+        option: libc::c_int,
+        arg: libc::c_ulong,
+        arg2: libc::c_ulong,
+    ) -> nix::Result<()> {
+        self.record(Call::Prctl { option, arg, arg2 });
+        Ok(())
+    }
+
+    fn capset(&self, set: caps::CapSet, value: &caps::CapsHashSet) -> nix::Result<()> {
+        let mut caps: Vec<String> = value.iter().map(|c| c.to_string()).collect();
+        caps.sort();
+        self.record(Call::Capset {
+            set: format!("{set:?}"),
+            caps,
+        });
+        Ok(())
+    }
+
+    fn setgroups(&self, groups: &[u32]) -> nix::Result<()> {
+        self.record(Call::Setgroups {
+            groups: groups.to_vec(),
+        });
+        Ok(())
+    }
+
+    fn setresgid(&self, gid: u32) -> nix::Result<()> {
+        self.record(Call::Setresgid { gid });
+        Ok(())
+    }
+
+    fn setresuid(&self, uid: u32) -> nix::Result<()> {
+        self.record(Call::Setresuid { uid });
+        Ok(())
+    }
+
+    fn umask(&self, mode: Mode) {
+        self.record(Call::Umask { mode: mode.bits() });
+    }
+
+    fn sethostname(&self, name: &str) -> nix::Result<()> {
+        self.record(Call::Sethostname { name: name.into() });
+        Ok(())
+    }
+
+    fn setdomainname(&self, name: &str) -> nix::Result<()> {
+        self.record(Call::Setdomainname { name: name.into() });
+        Ok(())
+    }
+
+    fn setns(&self, fd: BorrowedFd<'_>, nstype: CloneFlags) -> nix::Result<()> {
+        self.record(Call::Setns {
+            ns: resolved(&PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))),
+            nstype,
+        });
+        Ok(())
+    }
+
+    fn unshare(&self, flags: CloneFlags) -> nix::Result<()> {
+        self.record(Call::Unshare { flags });
         Ok(())
     }
 }

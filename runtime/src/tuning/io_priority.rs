@@ -4,9 +4,9 @@
 use oci_spec::runtime::{IOPriorityClass, LinuxIOPriority};
 
 use crate::error::{Context, Result};
+use crate::syscall::Syscall;
 
 const IOPRIO_CLASS_SHIFT: u32 = 13;
-const IOPRIO_WHO_PROCESS: libc::c_int = 1;
 
 /// The ioprio value (class and level) for the spec's setting.
 pub fn value(p: &LinuxIOPriority) -> Result<i32, String> {
@@ -25,11 +25,8 @@ pub fn value(p: &LinuxIOPriority) -> Result<i32, String> {
 }
 
 /// Sets the calling process's I/O priority.
-pub fn apply(value: i32) -> Result<()> {
-    // SAFETY: ioprio_set takes three integers and touches no memory of ours.
-    let rc = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) };
-    nix::errno::Errno::result(rc)
-        .map(drop)
+pub fn apply(sys: &dyn Syscall, value: i32) -> Result<()> {
+    sys.ioprio_set(value)
         .ctx(|| "setting process.ioPriority".into())
 }
 

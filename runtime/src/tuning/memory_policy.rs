@@ -5,6 +5,7 @@ use oci_spec::runtime::{LinuxMemoryPolicy, MemoryPolicyFlagType, MemoryPolicyMod
 
 use super::list;
 use crate::error::{Context, Result};
+use crate::syscall::Syscall;
 
 /// Most NUMA nodes a mask may name (the kernel's MAX_NUMNODES ceiling on
 /// common 64-bit configurations).
@@ -123,18 +124,8 @@ pub fn plan(p: &LinuxMemoryPolicy) -> Result<MemoryPolicy, String> {
 }
 
 /// Sets the calling process's memory policy.
-pub fn apply(p: &MemoryPolicy) -> Result<()> {
-    let empty = p.nodes.iter().all(|w| *w == 0);
-    let (mask, maxnode) = if empty {
-        (std::ptr::null(), 0)
-    } else {
-        // The kernel reads maxnode - 1 bits.
-        (p.nodes.as_ptr(), (p.nodes.len() * 64 + 1) as libc::c_ulong)
-    };
-    // SAFETY: `mask` is null or points at `maxnode - 1` readable bits.
-    let rc = unsafe { libc::syscall(libc::SYS_set_mempolicy, p.mode, mask, maxnode) };
-    nix::errno::Errno::result(rc)
-        .map(drop)
+pub fn apply(sys: &dyn Syscall, p: &MemoryPolicy) -> Result<()> {
+    sys.set_mempolicy(p.mode, &p.nodes)
         .ctx(|| "setting linux.memoryPolicy".into())
 }
 

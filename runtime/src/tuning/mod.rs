@@ -16,6 +16,7 @@ pub mod scheduler;
 use oci_spec::runtime::{Linux, Process};
 
 use crate::error::Result;
+use crate::syscall::Syscall;
 
 /// The settings a container or exec process gets, checked.
 #[derive(Clone, Debug, Default)]
@@ -53,18 +54,18 @@ impl Tuning {
     /// Applies everything to the calling process. It runs while hako is
     /// still privileged: real-time classes need CAP_SYS_NICE or
     /// CAP_SYS_ADMIN, which the workload may not keep.
-    pub fn apply(&self) -> Result<()> {
+    pub fn apply(&self, sys: &dyn Syscall) -> Result<()> {
         if let Some(attr) = &self.scheduler {
-            scheduler::apply(attr)?;
+            scheduler::apply(sys, attr)?;
         }
         if let Some(value) = self.io_priority {
-            io_priority::apply(value)?;
+            io_priority::apply(sys, value)?;
         }
         if let Some(policy) = &self.memory_policy {
-            memory_policy::apply(policy)?;
+            memory_policy::apply(sys, policy)?;
         }
         if let Some(persona) = self.persona {
-            personality::apply(persona)?;
+            personality::apply(sys, persona)?;
         }
         Ok(())
     }

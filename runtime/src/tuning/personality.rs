@@ -4,6 +4,7 @@
 use oci_spec::runtime::{LinuxPersonality, LinuxPersonalityDomain};
 
 use crate::error::{Context, Result};
+use crate::syscall::Syscall;
 
 const PER_LINUX: libc::c_ulong = 0x0000;
 const PER_LINUX32: libc::c_ulong = 0x0008;
@@ -18,11 +19,8 @@ pub fn persona(p: &LinuxPersonality) -> libc::c_ulong {
 }
 
 /// Sets the calling process's personality.
-pub fn apply(persona: libc::c_ulong) -> Result<()> {
-    // SAFETY: personality takes a plain integer.
-    let rc = unsafe { libc::personality(persona) };
-    nix::errno::Errno::result(rc)
-        .map(drop)
+pub fn apply(sys: &dyn Syscall, persona: libc::c_ulong) -> Result<()> {
+    sys.personality(persona)
         .ctx(|| "setting linux.personality".into())
 }
 

@@ -4,6 +4,7 @@
 use oci_spec::runtime::{LinuxSchedulerFlag, LinuxSchedulerPolicy, Scheduler};
 
 use crate::error::{Error, Result};
+use crate::syscall::Syscall;
 
 /// struct sched_attr (SCHED_ATTR_SIZE_VER1, with the utilization clamps).
 #[repr(C)]
@@ -111,21 +112,18 @@ pub fn attr(s: &Scheduler) -> Result<SchedAttr, String> {
 }
 
 /// Sets the calling thread's scheduling attributes.
-pub fn apply(attr: &SchedAttr) -> Result<()> {
-    // SAFETY: `attr` is a valid sched_attr whose `size` field matches its
-    // layout; the kernel only reads it.
-    let rc = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, attr as *const SchedAttr, 0) };
-    nix::errno::Errno::result(rc).map(drop).map_err(|errno| {
+pub fn apply(sys: &dyn Syscall, attr: &SchedAttr) -> Result<()> {
+    sys.sched_setattr(attr).map_err(|errno| {
         let why = if errno == nix::errno::Errno::EPERM {
             " (a real-time or deadline policy needs CAP_SYS_NICE, and SCHED_DEADLINE \
              cannot be used inside a restricted cpuset)"
         } else {
             ""
         };
-        Error::invalid(format!(
-            "setting process.scheduler: {}{why}",
-            errno.desc().to_lowercase()
-        ))
+        Error::Sys {
+            context: format!("setting process.scheduler{why}"),
+            errno,
+        }
     })
 }
 

@@ -1,15 +1,18 @@
 //! `linux.resources`: limits written to the container's cgroup.
 //!
 //! The spec's resources become a list of [`Write`]s — controller, file,
-//! value — by pure functions, one per cgroup version ([`v1`], [`v2`]);
-//! each controller uses the version the host mounts it on (on a hybrid
-//! host, v1 for memory/cpu/…, and v2 for whatever only the unified tree
-//! has). [`apply`] then writes them. Device rules are [`devices`]: a
-//! v1 allow/deny list, or a v2 eBPF program.
+//! value — by pure functions, one module per [`Controller`], each with
+//! its v1 and its v2 writes; each controller uses the version the host
+//! mounts it on (on a hybrid host, v1 for memory/cpu/…, and v2 for
+//! whatever only the unified tree has). [`apply`] then writes them.
+//! Device rules are [`devices`]: a v1 allow/deny list, or a v2 eBPF
+//! program.
 
+pub mod controllers;
 pub mod devices;
-pub mod v1;
-pub mod v2;
+pub mod unified;
+
+pub use controllers::Controller;
 
 use std::path::PathBuf;
 
@@ -51,37 +54,29 @@ fn dir_for<'a>(set: &'a CgroupSet, controller: &str, version: Version) -> Option
 
 /// Every write the resources need on this host, in order.
 pub fn plan(set: &CgroupSet, res: &LinuxResources) -> Result<Vec<(Version, Write)>> {
-    // (v1 controller, v2 controller): block I/O is blkio on v1, io on v2.
-    // (v1 controller, v2 controller, the spec's field): block I/O is
-    // blkio on v1, io on v2.
-    const FAMILIES: [(&str, &str, &str); 8] = [
-        ("memory", "memory", "linux.resources.memory"),
-        ("cpu", "cpu", "linux.resources.cpu"),
-        ("cpuset", "cpuset", "linux.resources.cpu (cpus, mems)"),
-        ("pids", "pids", "linux.resources.pids"),
-        ("blkio", "io", "linux.resources.blockIO"),
-        ("hugetlb", "hugetlb", "linux.resources.hugepageLimits"),
-        ("net_cls", "net_cls", "linux.resources.network.classID"),
-        ("net_prio", "net_prio", "linux.resources.network.priorities"),
-    ];
     let mut out = Vec::new();
-    for (v1_name, v2_name, field) in FAMILIES {
+    for controller in Controller::ALL {
+        let v1_name = controller.v1_name();
         let writes = if set.has_v1(v1_name) {
-            v1::plan(v1_name, res, &|file| read_v1(set, v1_name, file))?
+            controller
+                .v1(res, &|file| read_v1(set, v1_name, file))?
                 .into_iter()
                 .map(|w| (Version::V1, w))
                 .collect()
-        } else if set.layout() == Some(super::Layout::Unified) || v2_has(set, v2_name) {
-            v2::plan(v2_name, res)?
+        } else if set.layout() == Some(super::Layout::Unified) || v2_has(set, controller.v2_name())
+        {
+            controller
+                .v2(res)?
                 .into_iter()
                 .map(|w| (Version::V2, w))
                 .collect()
         } else {
             // A limit asked for and not applied is a silent gap in the
             // container's confinement: refuse it, as runc and crun do.
-            if !v1::plan(v1_name, res, &|_| None)?.is_empty() {
+            if !controller.v1(res, &|_| None)?.is_empty() {
                 return Err(Error::invalid(format!(
-                    "{field}: no {v1_name} controller on this host"
+                    "{}: no {v1_name} controller on this host",
+                    controller.field()
                 )));
             }
             Vec::new()
@@ -94,7 +89,11 @@ pub fn plan(set: &CgroupSet, res: &LinuxResources) -> Result<Vec<(Version, Write
                 "linux.resources.unified needs a cgroup v2 hierarchy, and this host has none",
             ));
         }
-        out.extend(v2::unified(unified)?.into_iter().map(|w| (Version::V2, w)));
+        out.extend(
+            unified::unified(unified)?
+                .into_iter()
+                .map(|w| (Version::V2, w)),
+        );
     }
     Ok(out)
 }
@@ -153,7 +152,7 @@ impl Planned {
             crate::cgroups::systemd::bus::set_properties(unit, &self.unit_properties)?;
         }
         if set.dirs.iter().any(|d| d.version == Version::V2) {
-            v2::enable_controllers(set)?;
+            unified::enable_controllers(set)?;
         }
         if let Some(rules) = &self.device_rules {
             if let Some(dir) = dir_for(set, "devices", Version::V1) {

@@ -169,14 +169,14 @@ fn memsw_ordering() {
         move |f: &str| (f == "memory.memsw.limit_in_bytes").then(|| v.to_string())
     };
     let up = res(serde_json::json!({"memory": {"limit": 300, "swap": 600}}));
-    let w = v1::plan("memory", &up, &current("200")).unwrap();
+    let w = Controller::Memory.v1(&up, &current("200")).unwrap();
     assert_eq!(w[0].file, "memory.memsw.limit_in_bytes");
     let down = res(serde_json::json!({"memory": {"limit": 100, "swap": 150}}));
-    let w = v1::plan("memory", &down, &current("600")).unwrap();
+    let w = Controller::Memory.v1(&down, &current("600")).unwrap();
     assert_eq!(w[0].file, "memory.limit_in_bytes");
     // Unlimited memory, swap unset: memsw becomes unlimited first.
     let unlimited = res(serde_json::json!({"memory": {"limit": -1}}));
-    let w = v1::plan("memory", &unlimited, &current("200")).unwrap();
+    let w = Controller::Memory.v1(&unlimited, &current("200")).unwrap();
     let w: Vec<(&str, &str)> = w
         .iter()
         .map(|w| (w.file.as_str(), w.value.as_str()))
@@ -190,23 +190,24 @@ fn memsw_ordering() {
     );
     // Zero means unset: nothing is written.
     let zero = res(serde_json::json!({"memory": {"limit": 0, "swap": 0}}));
-    assert!(v1::plan("memory", &zero, &current("200"))
+    assert!(Controller::Memory
+        .v1(&zero, &current("200"))
         .unwrap()
         .is_empty());
 }
 
 #[test]
 fn weight_conversions() {
-    assert_eq!(v2::shares_to_weight(2), 1);
-    assert_eq!(v2::shares_to_weight(1024), 39);
-    assert_eq!(v2::shares_to_weight(262_144), 10_000);
-    assert_eq!(v2::blkio_to_io_weight(10), 1);
-    assert_eq!(v2::blkio_to_io_weight(1000), 10_000);
+    assert_eq!(controllers::shares_to_weight(2), 1);
+    assert_eq!(controllers::shares_to_weight(1024), 39);
+    assert_eq!(controllers::shares_to_weight(262_144), 10_000);
+    assert_eq!(controllers::blkio_to_io_weight(10), 1);
+    assert_eq!(controllers::blkio_to_io_weight(1000), 10_000);
 }
 
 #[test]
 fn v2_swap_is_converted_like_runc() {
-    use super::v2::swap_max;
+    use super::controllers::swap_max;
     let ok = |s, l| swap_max(s, l).unwrap();
     assert_eq!(ok(None, Some(100)), None);
     assert_eq!(ok(Some(0), Some(100)), None, "0 is unset");

@@ -8,7 +8,7 @@
 
 use oci_spec::runtime::LinuxResources;
 
-use crate::cgroups::resources::v2::{blkio_to_io_weight, shares_to_weight};
+use crate::cgroups::resources::controllers::{blkio_to_io_weight, shares_to_weight};
 
 /// `infinity` in systemd's u64 properties.
 pub const INFINITY: u64 = u64::MAX;
