@@ -10,15 +10,12 @@
 //! | poststart        | runtime namespaces      | hako start         | fails start  |
 //! | poststop         | runtime namespaces      | hako delete        | warning only |
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use oci_spec::runtime::{Hook, Spec};
-use serde::Serialize;
+use oci_spec::runtime::{ContainerState, Hook, Spec, State};
 
 use crate::error::{Error, Result};
 
@@ -71,48 +68,32 @@ impl Stage {
     }
 }
 
-/// The state document hooks read on stdin (runtime-spec state).
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HookState {
-    /// Runtime-spec version.
-    pub oci_version: String,
-    /// Container id.
-    pub id: String,
-    /// creating, created, running or stopped.
-    pub status: String,
-    /// Init's pid (absent once stopped).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pid: Option<i32>,
-    /// Bundle path.
-    pub bundle: PathBuf,
-    /// Annotations.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
+/// The state document hooks read on stdin: the runtime spec's state, as
+/// oci-spec types it.
+pub type HookState = State;
+
+/// The state document of container `id` for its hooks; `annotations` are
+/// the spec's, left out when there are none.
+pub fn state(
+    id: &str,
+    status: ContainerState,
+    pid: Option<i32>,
+    bundle: &std::path::Path,
+    spec: &Spec,
+) -> HookState {
+    let mut state = State::default();
+    state
+        .set_version(crate::state::OCI_VERSION.into())
+        .set_id(id.into())
+        .set_status(status)
+        .set_pid(pid)
+        .set_bundle(bundle.to_path_buf())
+        .set_annotations(spec.annotations().clone().filter(|a| !a.is_empty()));
+    state
 }
 
-impl HookState {
-    /// A state document.
-    pub fn new(
-        id: &str,
-        status: &str,
-        pid: Option<i32>,
-        bundle: &std::path::Path,
-        spec: &Spec,
-    ) -> HookState {
-        HookState {
-            oci_version: crate::state::OCI_VERSION.into(),
-            id: id.into(),
-            status: status.into(),
-            pid,
-            bundle: bundle.to_path_buf(),
-            annotations: crate::spec::annotations(spec),
-        }
-    }
-
-    fn json(&self) -> String {
-        serde_json::to_string(self).expect("state serialises")
-    }
+fn json(state: &HookState) -> String {
+    serde_json::to_string(state).expect("state serialises")
 }
 
 /// Runs every hook of a stage in order; the first failure stops them.
@@ -143,7 +124,7 @@ fn run_each(
     if hooks.is_empty() {
         return Ok(());
     }
-    let json = state.json();
+    let json = json(state);
     // Hooks run in the container see the process's environment unless
     // they name their own (runc's init has it set by then).
     let inherited: &[String] = match stage {
@@ -249,10 +230,10 @@ mod tests {
         .unwrap()
     }
 
-    fn state(s: &Spec) -> HookState {
-        HookState::new(
+    fn doc(s: &Spec) -> HookState {
+        super::state(
             "c1",
-            "creating",
+            ContainerState::Creating,
             Some(42),
             std::path::Path::new("/bundle"),
             s,
@@ -267,7 +248,7 @@ mod tests {
         let s = spec(serde_json::json!({"createRuntime": [
             {"path": "/bin/sh", "args": ["my-hook", "-c", script, "zero", "one"], "env": ["X=y"]}
         ]}));
-        run(Stage::CreateRuntime, &s, &state(&s)).unwrap();
+        run(Stage::CreateRuntime, &s, &doc(&s)).unwrap();
         let text = std::fs::read_to_string(&out).unwrap();
         assert!(
             text.starts_with("zero one y nohome\nmy-hook -c "),
@@ -287,19 +268,15 @@ mod tests {
         let s = spec(serde_json::json!({"poststart": [
             {"path": "/bin/sh", "args": ["sh", "-c", "echo broken >&2; exit 3"]}
         ]}));
-        let err = run(Stage::Poststart, &s, &state(&s))
-            .unwrap_err()
-            .to_string();
+        let err = run(Stage::Poststart, &s, &doc(&s)).unwrap_err().to_string();
         assert_eq!(err, "poststart hook 0 (/bin/sh): exit status: 3: broken");
         let s = spec(
             serde_json::json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "5"], "timeout": 1}]}),
         );
-        let err = run(Stage::Prestart, &s, &state(&s))
-            .unwrap_err()
-            .to_string();
+        let err = run(Stage::Prestart, &s, &doc(&s)).unwrap_err().to_string();
         assert!(err.ends_with("timed out after 1s"), "{err}");
         let s = spec(serde_json::json!({"createContainer": [{"path": "/no/such/hook"}]}));
-        let err = run(Stage::CreateContainer, &s, &state(&s))
+        let err = run(Stage::CreateContainer, &s, &doc(&s))
             .unwrap_err()
             .to_string();
         assert!(
@@ -313,6 +290,6 @@ mod tests {
         assert_eq!(Stage::Poststop.name(), "poststop");
         assert_eq!(Stage::CreateRuntime.name(), "createRuntime");
         let s = spec(serde_json::json!({}));
-        run(Stage::StartContainer, &s, &state(&s)).unwrap();
+        run(Stage::StartContainer, &s, &doc(&s)).unwrap();
     }
 }

@@ -294,30 +294,16 @@ pub fn load(mut ctx: ScmpFilterContext, notify: bool) -> Result<Option<OwnedFd>>
     Ok(Some(unsafe { OwnedFd::from_raw_fd(dup) }))
 }
 
-/// The seccomp part of `hako features`.
-pub fn features() -> serde_json::Value {
-    serde_json::json!({
-        "enabled": true,
-        "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
-                    "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
-        "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
-        "archs": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"],
-        "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
-        "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]
-    })
-}
-
 /// The document sent with the notify descriptor to `listenerPath`
 /// (runtime-spec "ContainerProcessState").
 pub fn process_state(state: &crate::hooks::HookState, metadata: Option<&str>) -> String {
-    serde_json::json!({
-        "ociVersion": crate::state::OCI_VERSION,
-        "fds": ["seccompFd"],
-        "pid": state.pid,
-        "metadata": metadata.unwrap_or(""),
-        "state": state,
-    })
-    .to_string()
+    let mut doc = oci_spec::runtime::ContainerProcessState::default();
+    doc.set_version(crate::state::OCI_VERSION.into())
+        .set_fds(vec![oci_spec::runtime::SECCOMP_FD_NAME.into()])
+        .set_pid(state.pid().unwrap_or(0))
+        .set_metadata(metadata.map(String::from))
+        .set_state(state.clone());
+    serde_json::to_string(&doc).expect("state serialises")
 }
 
 #[cfg(test)]

@@ -134,6 +134,19 @@ fn features_document() {
         .any(|c| c == "CAP_SYS_ADMIN"));
     assert_eq!(f["linux"]["cgroup"]["v1"], true);
     assert_eq!(f["linux"]["cgroup"]["v2"], true);
+    let actions = f["linux"]["seccomp"]["actions"].as_array().unwrap();
+    assert!(
+        actions.iter().any(|a| a == "SCMP_ACT_NOTIFY"),
+        "{actions:?}"
+    );
+    assert!(f["linux"]["seccomp"]["archs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "SCMP_ARCH_X86_64"));
+    assert_eq!(f["linux"]["memoryPolicy"]["modes"][0], "MPOL_BIND");
+    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], true);
+    assert_eq!(f["annotations"]["io.hako.exec.cgroup"], "true");
 }
 
 #[test]

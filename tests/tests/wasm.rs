@@ -591,14 +591,27 @@ fn compiled_modules_are_cached_outside_the_container() {
         let mut outputs = Vec::new();
         for round in 0..2 {
             let id = unique_id("cache");
+            let log = tempfile::NamedTempFile::new().unwrap();
             let mut cmd = h.cmd();
             cmd.env("HAKO_MODULE_CACHE", &dir)
+                .args(["--debug", "--log"])
+                .arg(log.path())
                 .args(["run", "--bundle", &b.arg(), &id])
                 .stdin(std::process::Stdio::null());
             let out = h.exec(cmd);
             assert_eq!(out.code, 4, "{engine} round {round}: {out:?}");
             outputs.push(out.stdout);
             h.assert_gone(&id, &b, None);
+            // The first run compiles and stores; the second loads what
+            // the first stored and compiles nothing.
+            let text = std::fs::read_to_string(log.path()).unwrap();
+            let (hits, misses, puts) = (
+                text.matches("module cache hit").count(),
+                text.matches("module cache miss").count(),
+                text.matches("CachePut").count(),
+            );
+            let want = if round == 0 { (0, 1, 1) } else { (1, 0, 0) };
+            assert_eq!((hits, misses, puts), want, "{engine} round {round}: {text}");
         }
         assert_eq!(
             outputs[0], outputs[1],
@@ -619,8 +632,34 @@ fn compiled_modules_are_cached_outside_the_container() {
         std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
         0o700
     );
-    // Nothing inside the containers could see the cache: the rootfs holds
-    // no copy and the directory is only hako's.
+    // Nothing inside a container can reach the cache: a guest running
+    // from it holds no descriptor of it, and its path does not resolve in
+    // the container.
+    for engine in ["wasmtime", "wasmer", "wasmedge"] {
+        let b = sleeping(engine, &["/app/hello.wasm"]);
+        let id = unique_id("cacheiso");
+        let mut cmd = h.cmd();
+        cmd.env("HAKO_MODULE_CACHE", &dir)
+            .args(["run", "-d", "--bundle", &b.arg(), &id])
+            .stdin(std::process::Stdio::null());
+        assert_eq!(h.exec(cmd).code, 0, "{engine}");
+        // Seen from the host, so that nothing in the container can hide it.
+        let pid = h.pid(&id);
+        let fds: Vec<std::path::PathBuf> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .collect();
+        assert!(!fds.is_empty(), "{engine}");
+        assert!(
+            fds.iter().all(|f| !f.starts_with(&dir)),
+            "{engine}: init holds a descriptor of the cache: {fds:?}"
+        );
+        let ls = h.run(&["exec", &id, "/bin/ls", &dir.display().to_string()]);
+        assert_ne!(ls.code, 0, "{engine}: the cache is visible: {ls:?}");
+        assert!(ls.stderr.contains("No such file"), "{engine}: {ls:?}");
+        h.run(&["delete", "--force", &id]).ok();
+        h.assert_gone(&id, &b, None);
+    }
     let off = wasm_bundle("wasmtime", &["/app/hello.wasm"]);
     let id = unique_id("nocache");
     let mut cmd = h.cmd();

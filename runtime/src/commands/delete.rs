@@ -59,8 +59,13 @@ pub fn delete(dir: ContainerDir, force: bool) -> Result<()> {
     crate::container::teardown::empty_cgroups(&state.cgroups);
     let cgroup_result = state.cgroups.remove();
     if let Ok(spec) = dir.load_spec() {
-        let hook_state =
-            crate::hooks::HookState::new(&state.id, "stopped", None, &state.bundle, &spec);
+        let hook_state = crate::hooks::state(
+            &state.id,
+            oci_spec::runtime::ContainerState::Stopped,
+            None,
+            &state.bundle,
+            &spec,
+        );
         crate::hooks::run_warn(crate::hooks::Stage::Poststop, &spec, &hook_state);
     }
     // Poststop hooks have run: they may have wanted to see its mounts. A

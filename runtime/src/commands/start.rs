@@ -51,8 +51,13 @@ pub fn start(dir: &ContainerDir) -> Result<()> {
     })?;
     tracing::debug!(id = dir.id(), "container started");
     let spec = dir.load_spec()?;
-    let hook_state =
-        crate::hooks::HookState::new(dir.id(), "running", Some(state.pid), &state.bundle, &spec);
+    let hook_state = crate::hooks::state(
+        dir.id(),
+        oci_spec::runtime::ContainerState::Running,
+        Some(state.pid),
+        &state.bundle,
+        &spec,
+    );
     if let Err(e) = crate::hooks::run(crate::hooks::Stage::Poststart, &spec, &hook_state) {
         // As runc: a failed poststart hook takes the container down.
         let _ = nix::sys::signal::kill(

@@ -233,7 +233,7 @@ fn identity(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
 /// and answers), createContainer here, in the container's, all before
 /// pivot_root so that their paths resolve on the host.
 fn run_create_hooks(cfg: &InitConfig, channel: &Channel) -> Result<()> {
-    use crate::hooks::{HookState, Stage};
+    use crate::hooks::Stage;
     let spec = &cfg.bundle.spec;
     if !Stage::Prestart.hooks(spec).is_empty() || !Stage::CreateRuntime.hooks(spec).is_empty() {
         channel.send(&Message::RunHooks)?;
@@ -243,15 +243,26 @@ fn run_create_hooks(cfg: &InitConfig, channel: &Channel) -> Result<()> {
             _ => return Err(Error::Child("runtime hooks failed".into())),
         }
     }
-    let state = HookState::new(&cfg.id, "creating", None, &cfg.bundle.dir, spec);
+    let state = crate::hooks::state(
+        &cfg.id,
+        oci_spec::runtime::ContainerState::Creating,
+        None,
+        &cfg.bundle.dir,
+        spec,
+    );
     crate::hooks::run(Stage::CreateContainer, spec, &state)
 }
 
 /// After "ready": waits for `start`, then runs the startContainer hooks.
 fn started(cfg: &InitConfig, gate: &StartGate) -> Result<()> {
     gate.wait()?;
-    let state =
-        crate::hooks::HookState::new(&cfg.id, "running", None, &cfg.bundle.dir, &cfg.bundle.spec);
+    let state = crate::hooks::state(
+        &cfg.id,
+        oci_spec::runtime::ContainerState::Running,
+        None,
+        &cfg.bundle.dir,
+        &cfg.bundle.spec,
+    );
     crate::hooks::run(
         crate::hooks::Stage::StartContainer,
         &cfg.bundle.spec,

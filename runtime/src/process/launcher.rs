@@ -149,9 +149,15 @@ struct Session {
 impl Session {
     /// prestart and createRuntime, in hako's namespaces, with init's pid.
     fn run_hooks(&self, cfg: &InitConfig, channel: &Channel) -> Result<()> {
-        use crate::hooks::{HookState, Stage};
+        use crate::hooks::Stage;
         let pid = self.init.map(Pid::as_raw);
-        let state = HookState::new(&cfg.id, "creating", pid, &cfg.bundle.dir, &cfg.bundle.spec);
+        let state = crate::hooks::state(
+            &cfg.id,
+            oci_spec::runtime::ContainerState::Creating,
+            pid,
+            &cfg.bundle.dir,
+            &cfg.bundle.spec,
+        );
         crate::hooks::run(Stage::Prestart, &cfg.bundle.spec, &state)?;
         crate::hooks::run(Stage::CreateRuntime, &cfg.bundle.spec, &state)?;
         channel.send(&Message::HooksDone)
@@ -242,9 +248,9 @@ impl Session {
             .as_ref()
             .and_then(|l| l.seccomp().clone());
         let metadata = seccomp.as_ref().and_then(|s| s.listener_metadata().clone());
-        let state = crate::hooks::HookState::new(
+        let state = crate::hooks::state(
             &cfg.id,
-            "creating",
+            oci_spec::runtime::ContainerState::Creating,
             self.init.map(Pid::as_raw),
             &cfg.bundle.dir,
             &cfg.bundle.spec,

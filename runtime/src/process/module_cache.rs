@@ -54,8 +54,14 @@ pub fn serve_get(dir: Option<&Path>, key: &str, channel: &Channel) -> Result<()>
         .filter(|_| valid_key(key))
         .and_then(|d| std::fs::File::open(d.join(key)).ok());
     match file {
-        Some(f) => channel.send_fd(&Message::CacheHit, f.as_raw_fd()),
-        None => channel.send(&Message::CacheMiss),
+        Some(f) => {
+            tracing::debug!("module cache hit for {key}");
+            channel.send_fd(&Message::CacheHit, f.as_raw_fd())
+        }
+        None => {
+            tracing::debug!("module cache miss for {key}");
+            channel.send(&Message::CacheMiss)
+        }
     }
 }
 
