@@ -95,7 +95,10 @@ fn command(body: &str) -> WasmModule {
     ))
 }
 
+/// The entry point of `common::run_in_child`: runs only there, in the
+/// child process it starts (`--ignored`), never as a test of its own.
 #[test]
+#[ignore = "entry point of run_in_child's child process"]
 fn child() {
     common::child_main(|scenario, sandbox| match scenario {
         "hello" => (hello_component(), sandbox.wasi(&["hello.wasm"], &[], false)),

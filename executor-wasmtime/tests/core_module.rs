@@ -68,7 +68,10 @@ const PATHS: &str = r#"
   (data (i32.const 1056) "rel.txt")
   (data (i32.const 1072) "relative\n")"#;
 
+/// The entry point of `common::run_in_child`: runs only there, in the
+/// child process it starts (`--ignored`), never as a test of its own.
 #[test]
+#[ignore = "entry point of run_in_child's child process"]
 fn child() {
     common::child_main(|scenario, sandbox| match scenario {
         "args_env" => (

@@ -118,7 +118,14 @@ pub fn run_in_child(scenario: &str) -> ChildOutput {
     let stdout = dir.path().join("stdout");
     let result = dir.path().join("result");
     let status = Command::new(std::env::current_exe().unwrap())
-        .args(["child", "--exact", "--nocapture", "--test-threads=1", "-q"])
+        .args([
+            "child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+            "-q",
+        ])
         .env(CHILD_SCENARIO, scenario)
         .env(CHILD_STDOUT, &stdout)
         .env(CHILD_RESULT, &result)
@@ -134,14 +141,13 @@ pub fn run_in_child(scenario: &str) -> ChildOutput {
     }
 }
 
-/// The body of each test binary's `child` test: does nothing in a normal
-/// test run; in a child started by [`run_in_child`], builds the scenario's
-/// module and WASI view with `scenario`, runs it with fd 1 on the stdout
-/// file, records the result and exits.
+/// The body of each test binary's ignored `child` test, run only in a
+/// child started by [`run_in_child`]: builds the scenario's module and
+/// WASI view with `scenario`, runs it with fd 1 on the stdout file,
+/// records the result and exits. Run any other way, it fails.
 pub fn child_main(scenario: impl FnOnce(&str, &Sandbox) -> (WasmModule, WasiConfig)) {
-    let Ok(name) = std::env::var(CHILD_SCENARIO) else {
-        return;
-    };
+    let name = std::env::var(CHILD_SCENARIO)
+        .expect("`child` runs only in the child process run_in_child starts");
     let out = std::fs::File::create(std::env::var(CHILD_STDOUT).unwrap()).unwrap();
     let sandbox = Sandbox::new();
     let (module, wasi) = scenario(&name, &sandbox);
