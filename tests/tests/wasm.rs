@@ -384,25 +384,24 @@ fn readonly_root(engine: &str) {
     let h = Hako::new();
     let mut b = wasm_bundle(engine, &["/app/hello.wasm"]);
     b.edit(|s| s["root"]["readonly"] = json!(true));
-    let out = run(&h, &b);
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stdout.contains("file hello.txt: error"),
-        "writing must fail on a read-only root: {}",
-        out.stdout
-    );
-    assert!(!b.rootfs().join("hello.txt").exists());
-    // Below a subdirectory too: WasmEdge's own read-only preopen only
-    // guards the preopened directory itself, so the read-only mount must.
-    b.push_env("HELLO_FILE=app/below.txt");
-    let out = run(&h, &b);
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stdout.contains("file app/below.txt: error"),
-        "writing below a directory must fail on a read-only root: {}",
-        out.stdout
-    );
-    assert!(!b.rootfs().join("app/below.txt").exists());
+    // At the top and below a directory: WasmEdge's own read-only preopen
+    // only guards the preopened directory itself, so the read-only mount
+    // must stop both.
+    for file in ["hello.txt", "app/below.txt"] {
+        b.edit(|s| {
+            let env = s["process"]["env"].as_array_mut().unwrap();
+            env.retain(|e| !e.as_str().unwrap().starts_with("HELLO_FILE="));
+            env.push(json!(format!("HELLO_FILE={file}")));
+        });
+        let out = run(&h, &b);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(
+            out.stdout.contains(&format!("file {file}: error")),
+            "{engine}: writing {file} must fail on a read-only root: {}",
+            out.stdout
+        );
+        assert!(!b.rootfs().join(file).exists());
+    }
 }
 
 #[test]
