@@ -4,14 +4,17 @@
 
 use std::path::Path;
 
-use serde_json::{json, Value};
-
-use super::read;
+use super::{read, Blkio, BlkioEntry};
 use crate::cgroups::hierarchy::Version;
 
 /// One `ioServiceBytesRecursive`-style entry.
-fn entry(major: u64, minor: u64, op: &str, value: u64) -> Value {
-    json!({"major": major, "minor": minor, "op": op, "value": value})
+fn entry(major: u64, minor: u64, op: &str, value: u64) -> BlkioEntry {
+    BlkioEntry {
+        major,
+        minor,
+        op: op.into(),
+        value,
+    }
 }
 
 /// `MAJ:MIN`.
@@ -22,7 +25,7 @@ fn device(text: &str) -> Option<(u64, u64)> {
 
 /// v1 lines `MAJ:MIN Op value`; the closing `Total value` line, which
 /// names no device, is left out as runc does.
-fn v1_entries(text: &str) -> Vec<Value> {
+fn v1_entries(text: &str) -> Vec<BlkioEntry> {
     text.lines()
         .filter_map(|line| {
             let mut words = line.split_whitespace();
@@ -36,7 +39,7 @@ fn v1_entries(text: &str) -> Vec<Value> {
 
 /// v2 `io.stat` lines `MAJ:MIN rbytes=… wbytes=… rios=… wios=… …`, as
 /// (bytes, ios) entries with runc's `Read`/`Write` ops.
-fn v2_entries(text: &str) -> (Vec<Value>, Vec<Value>) {
+fn v2_entries(text: &str) -> (Vec<BlkioEntry>, Vec<BlkioEntry>) {
     let (mut bytes, mut ios) = (Vec::new(), Vec::new());
     for line in text.lines() {
         let mut words = line.split_whitespace();
@@ -63,10 +66,10 @@ fn v2_entries(text: &str) -> (Vec<Value>, Vec<Value>) {
 /// The statistics of the blkio (v1) or io (v2) controller at `dir`. v1
 /// reads the proportional-weight scheduler's files (CFQ, then BFQ) and,
 /// where no device uses one, the throttling layer's, like runc.
-pub fn collect(version: Version, dir: &Path) -> Value {
+pub fn collect(version: Version, dir: &Path) -> Blkio {
     match version {
         Version::V1 => {
-            let pick = |name: &str| -> Vec<Value> {
+            let pick = |name: &str| -> Vec<BlkioEntry> {
                 ["blkio.", "blkio.bfq.", "blkio.throttle."]
                     .iter()
                     .map(|prefix| {
@@ -75,14 +78,17 @@ pub fn collect(version: Version, dir: &Path) -> Value {
                     .find(|entries| !entries.is_empty())
                     .unwrap_or_default()
             };
-            json!({
-                "ioServiceBytesRecursive": pick("io_service_bytes_recursive"),
-                "ioServicedRecursive": pick("io_serviced_recursive"),
-            })
+            Blkio {
+                io_service_bytes_recursive: Some(pick("io_service_bytes_recursive")),
+                io_serviced_recursive: Some(pick("io_serviced_recursive")),
+            }
         }
         Version::V2 => {
             let (bytes, ios) = v2_entries(&read(&dir.join("io.stat")).unwrap_or_default());
-            json!({"ioServiceBytesRecursive": bytes, "ioServicedRecursive": ios})
+            Blkio {
+                io_service_bytes_recursive: Some(bytes),
+                io_serviced_recursive: Some(ios),
+            }
         }
     }
 }
@@ -90,16 +96,21 @@ pub fn collect(version: Version, dir: &Path) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn v(x: impl serde::Serialize) -> serde_json::Value {
+        serde_json::to_value(x).unwrap()
+    }
 
     #[test]
     fn v1_lines_become_entries_without_the_total() {
         let e = v1_entries("253:0 Read 4096\n253:0 Write 512\n253:0 Total 4608\nTotal 4608\n");
         assert_eq!(e.len(), 3);
         assert_eq!(
-            e[0],
+            v(&e[0]),
             json!({"major": 253, "minor": 0, "op": "Read", "value": 4096})
         );
-        assert_eq!(e[2]["op"], "Total");
+        assert_eq!(e[2].op, "Total");
     }
 
     #[test]
@@ -107,13 +118,13 @@ mod tests {
         let (bytes, ios) =
             v2_entries("8:16 rbytes=1459200 wbytes=314773504 rios=192 wios=353 dbytes=0 dios=0\n");
         assert_eq!(
-            bytes,
-            vec![
-                json!({"major": 8, "minor": 16, "op": "Read", "value": 1459200}),
-                json!({"major": 8, "minor": 16, "op": "Write", "value": 314773504})
-            ]
+            v(&bytes),
+            json!(            [
+                {"major": 8, "minor": 16, "op": "Read", "value": 1459200},
+                {"major": 8, "minor": 16, "op": "Write", "value": 314773504}
+            ])
         );
-        assert_eq!(ios[1]["value"], 353);
+        assert_eq!(ios[1].value, 353);
     }
 
     #[test]
@@ -129,7 +140,7 @@ mod tests {
             "253:0 Read 8192\nTotal 8192\n",
         )
         .unwrap();
-        let s = collect(Version::V1, tmp.path());
+        let s = v(collect(Version::V1, tmp.path()));
         assert_eq!(s["ioServiceBytesRecursive"][0]["value"], 8192);
         assert_eq!(s["ioServicedRecursive"], json!([]));
     }

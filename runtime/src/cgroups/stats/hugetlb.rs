@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
-use super::{keyed, num, read};
+use super::{keyed, num, read, Hugetlb};
 use crate::cgroups::hierarchy::Version;
 
 /// The page sizes (`2MB`, `1GB`, …) whose files are in `dir`, found by
@@ -28,36 +28,38 @@ fn page_sizes(version: Version, names: impl Iterator<Item = String>) -> Vec<Stri
 }
 
 /// The statistics of the hugetlb controller at `dir`, keyed by page size.
-pub fn collect(version: Version, dir: &Path) -> Value {
+pub fn collect(version: Version, dir: &Path) -> BTreeMap<String, Hugetlb> {
     let names = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok()?.file_name().into_string().ok());
-    let mut out = Map::new();
+    let mut out = BTreeMap::new();
     for size in page_sizes(version, names) {
         let file = |name: &str| dir.join(format!("hugetlb.{size}.{name}"));
         let stats = match version {
-            Version::V1 => json!({
-                "usage": num(&file("usage_in_bytes")),
-                "max": num(&file("max_usage_in_bytes")),
-                "failcnt": num(&file("failcnt")),
-            }),
-            Version::V2 => json!({
-                "usage": num(&file("current")),
-                "failcnt": keyed(&read(&file("events")).unwrap_or_default())
+            Version::V1 => Hugetlb {
+                usage: num(&file("usage_in_bytes")),
+                max: Some(num(&file("max_usage_in_bytes"))),
+                failcnt: num(&file("failcnt")),
+            },
+            Version::V2 => Hugetlb {
+                usage: num(&file("current")),
+                max: None,
+                failcnt: keyed(&read(&file("events")).unwrap_or_default())
                     .get("max")
                     .copied()
                     .unwrap_or(0),
-            }),
+            },
         };
         out.insert(size, stats);
     }
-    Value::Object(out)
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn page_sizes_come_from_the_usage_files() {
@@ -90,14 +92,14 @@ mod tests {
         std::fs::write(d.join("hugetlb.2MB.current"), "4194304\n").unwrap();
         std::fs::write(d.join("hugetlb.2MB.events"), "max 3\n").unwrap();
         assert_eq!(
-            collect(Version::V2, d),
+            serde_json::to_value(collect(Version::V2, d)).unwrap(),
             json!({"2MB": {"usage": 4194304, "failcnt": 3}})
         );
         std::fs::write(d.join("hugetlb.1GB.usage_in_bytes"), "0\n").unwrap();
         std::fs::write(d.join("hugetlb.1GB.max_usage_in_bytes"), "1073741824\n").unwrap();
         std::fs::write(d.join("hugetlb.1GB.failcnt"), "1\n").unwrap();
         assert_eq!(
-            collect(Version::V1, d),
+            serde_json::to_value(collect(Version::V1, d)).unwrap(),
             json!({"1GB": {"usage": 0, "max": 1073741824, "failcnt": 1}})
         );
     }

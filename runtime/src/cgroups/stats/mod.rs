@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde_json::{json, Value};
-
 use super::hierarchy::Version;
 use super::set::CgroupSet;
 
 mod blkio;
 mod hugetlb;
+mod types;
+
+pub use types::*;
 
 fn read(path: &Path) -> Option<String> {
     std::fs::read_to_string(path)
@@ -62,17 +63,17 @@ pub fn oom_kills(set: &CgroupSet) -> Option<u64> {
 }
 
 /// Collects what the host offers; missing files read as zero.
-pub fn collect(set: &CgroupSet) -> Value {
-    json!({
-        "cpu": cpu(set),
-        "memory": memory(set),
-        "pids": pids(set),
-        "blkio": dir(set, "blkio").map_or(json!({}), |(v, d)| blkio::collect(v, &d)),
-        "hugetlb": dir(set, "hugetlb").map_or(json!({}), |(v, d)| hugetlb::collect(v, &d)),
-    })
+pub fn collect(set: &CgroupSet) -> Stats {
+    Stats {
+        cpu: cpu(set),
+        memory: memory(set),
+        pids: pids(set),
+        blkio: dir(set, "blkio").map_or_else(Blkio::default, |(v, d)| blkio::collect(v, &d)),
+        hugetlb: dir(set, "hugetlb").map_or_else(BTreeMap::new, |(v, d)| hugetlb::collect(v, &d)),
+    }
 }
 
-fn cpu(set: &CgroupSet) -> Value {
+fn cpu(set: &CgroupSet) -> Cpu {
     let ticks_ns = 1_000_000_000
         / nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
             .ok()
@@ -89,83 +90,93 @@ fn cpu(set: &CgroupSet) -> Value {
             let throttle = dir(set, "cpu")
                 .map(|(_, c)| keyed(&read(&c.join("cpu.stat")).unwrap_or_default()))
                 .unwrap_or_default();
-            json!({
-                "usage": {
-                    "total": num(&d.join("cpuacct.usage")),
-                    "percpu": percpu,
-                    "kernel": stat.get("system").copied().unwrap_or(0) * ticks_ns,
-                    "user": stat.get("user").copied().unwrap_or(0) * ticks_ns,
-                },
-                "throttling": {
-                    "periods": throttle.get("nr_periods").copied().unwrap_or(0),
-                    "throttled_periods": throttle.get("nr_throttled").copied().unwrap_or(0),
-                    "throttled_time": throttle.get("throttled_time").copied().unwrap_or(0),
-                }
-            })
+            let get = |m: &BTreeMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0);
+            Cpu {
+                usage: Some(CpuUsage {
+                    total: num(&d.join("cpuacct.usage")),
+                    percpu,
+                    kernel: get(&stat, "system") * ticks_ns,
+                    user: get(&stat, "user") * ticks_ns,
+                }),
+                throttling: Some(Throttling {
+                    periods: get(&throttle, "nr_periods"),
+                    throttled_periods: get(&throttle, "nr_throttled"),
+                    throttled_time: get(&throttle, "throttled_time"),
+                }),
+            }
         }
         Some((Version::V2, d)) => {
             let stat = keyed(&read(&d.join("cpu.stat")).unwrap_or_default());
-            let us = |k: &str| stat.get(k).copied().unwrap_or(0) * 1000;
-            json!({
-                "usage": {"total": us("usage_usec"), "percpu": [], "kernel": us("system_usec"), "user": us("user_usec")},
-                "throttling": {
-                    "periods": stat.get("nr_periods").copied().unwrap_or(0),
-                    "throttled_periods": stat.get("nr_throttled").copied().unwrap_or(0),
-                    "throttled_time": us("throttled_usec"),
-                }
-            })
+            let get = |k: &str| stat.get(k).copied().unwrap_or(0);
+            Cpu {
+                usage: Some(CpuUsage {
+                    total: get("usage_usec") * 1000,
+                    percpu: vec![],
+                    kernel: get("system_usec") * 1000,
+                    user: get("user_usec") * 1000,
+                }),
+                throttling: Some(Throttling {
+                    periods: get("nr_periods"),
+                    throttled_periods: get("nr_throttled"),
+                    throttled_time: get("throttled_usec") * 1000,
+                }),
+            }
         }
-        None => json!({}),
+        None => Cpu::default(),
     }
 }
 
-fn memory(set: &CgroupSet) -> Value {
+fn memory(set: &CgroupSet) -> Memory {
     match dir(set, "memory") {
         Some((Version::V1, d)) => {
             let raw = keyed(&read(&d.join("memory.stat")).unwrap_or_default());
-            json!({
-                "cache": raw.get("cache").copied().unwrap_or(0),
-                "usage": {
-                    "usage": num(&d.join("memory.usage_in_bytes")),
-                    "max": num(&d.join("memory.max_usage_in_bytes")),
-                    "failcnt": num(&d.join("memory.failcnt")),
-                    "limit": num(&d.join("memory.limit_in_bytes")),
-                },
-                "swap": {
-                    "usage": num(&d.join("memory.memsw.usage_in_bytes")),
-                    "max": num(&d.join("memory.memsw.max_usage_in_bytes")),
-                    "failcnt": num(&d.join("memory.memsw.failcnt")),
-                    "limit": num(&d.join("memory.memsw.limit_in_bytes")),
-                },
-                "raw": raw,
-            })
+            let entry = |prefix: &str| MemoryEntry {
+                usage: num(&d.join(format!("{prefix}usage_in_bytes"))),
+                max: Some(num(&d.join(format!("{prefix}max_usage_in_bytes")))),
+                failcnt: Some(num(&d.join(format!("{prefix}failcnt")))),
+                limit: num(&d.join(format!("{prefix}limit_in_bytes"))),
+            };
+            Memory {
+                cache: Some(raw.get("cache").copied().unwrap_or(0)),
+                usage: Some(entry("memory.")),
+                swap: Some(entry("memory.memsw.")),
+                raw: Some(raw),
+            }
         }
         Some((Version::V2, d)) => {
             let raw = keyed(&read(&d.join("memory.stat")).unwrap_or_default());
             let events = keyed(&read(&d.join("memory.events")).unwrap_or_default());
-            json!({
-                "cache": raw.get("file").copied().unwrap_or(0),
-                "usage": {
-                    "usage": num(&d.join("memory.current")),
-                    "max": num(&d.join("memory.peak")),
-                    "failcnt": events.get("max").copied().unwrap_or(0),
-                    "limit": num(&d.join("memory.max")),
-                },
-                "swap": {"usage": num(&d.join("memory.swap.current")), "limit": num(&d.join("memory.swap.max"))},
-                "raw": raw,
-            })
+            Memory {
+                cache: Some(raw.get("file").copied().unwrap_or(0)),
+                usage: Some(MemoryEntry {
+                    usage: num(&d.join("memory.current")),
+                    max: Some(num(&d.join("memory.peak"))),
+                    failcnt: Some(events.get("max").copied().unwrap_or(0)),
+                    limit: num(&d.join("memory.max")),
+                }),
+                swap: Some(MemoryEntry {
+                    usage: num(&d.join("memory.swap.current")),
+                    max: None,
+                    failcnt: None,
+                    limit: num(&d.join("memory.swap.max")),
+                }),
+                raw: Some(raw),
+            }
         }
-        None => json!({}),
+        None => Memory::default(),
     }
 }
 
-fn pids(set: &CgroupSet) -> Value {
+fn pids(set: &CgroupSet) -> Pids {
     match dir(set, "pids") {
         Some((_, d)) => {
             let limit = num(&d.join("pids.max"));
-            json!({"current": num(&d.join("pids.current")), "limit": if limit == u64::MAX { 0 } else { limit }})
+            Pids {
+                current: Some(num(&d.join("pids.current"))),
+                limit: Some(if limit == u64::MAX { 0 } else { limit }),
+            }
         }
-        None => json!({}),
+        None => Pids::default(),
     }
 }
 
@@ -194,7 +205,7 @@ mod tests {
                 path: d,
             }],
         };
-        let s = collect(&set);
+        let s = serde_json::to_value(collect(&set)).unwrap();
         assert_eq!(s["cpu"]["usage"]["total"], 1_500_000);
         assert_eq!(s["cpu"]["usage"]["kernel"], 500_000);
         assert_eq!(s["cpu"]["throttling"]["throttled_periods"], 1);
