@@ -4,10 +4,13 @@
 //!
 //! Resource limits, freezing and statistics build on [`CgroupSet`], which
 //! holds one directory per hierarchy and knows each one's version.
+//! Commands use a cgroup through [`Manager`] (`CgroupSet::manager`):
+//! plain cgroupfs, or a systemd unit that owns the cgroup.
 
 pub mod file;
 pub mod freezer;
 pub mod hierarchy;
+pub mod manager;
 pub mod path;
 pub mod resources;
 pub mod set;
@@ -16,5 +19,6 @@ pub mod sub;
 pub mod systemd;
 
 pub use hierarchy::{Hierarchy, Layout, Version};
+pub use manager::Manager;
 pub use path::CgroupsPath;
 pub use set::{CgroupDir, CgroupSet};

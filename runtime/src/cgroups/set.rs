@@ -135,18 +135,15 @@ impl CgroupSet {
         }
     }
 
-    /// Creates the directories. With `best_effort` (rootless), hierarchies
-    /// that are not delegated to the caller are dropped from the set
-    /// instead of failing; otherwise a failure removes what was created.
-    pub fn create(&mut self, best_effort: bool) -> Result<()> {
-        if self.systemd.is_some() {
-            // systemd makes them when it starts the unit (start_unit).
-            return Ok(());
-        }
+    /// Creates the directories; returns those that exist. With
+    /// `best_effort` (rootless), hierarchies that are not delegated to the
+    /// caller are left out instead of failing; otherwise a failure removes
+    /// what was created.
+    pub fn create_dirs(&self, best_effort: bool) -> Result<Vec<CgroupDir>> {
         let mut kept = Vec::new();
-        for dir in std::mem::take(&mut self.dirs) {
-            match create_dir(&dir) {
-                Ok(()) => kept.push(dir),
+        for dir in &self.dirs {
+            match create_dir(dir) {
+                Ok(()) => kept.push(dir.clone()),
                 Err(err) if best_effort => {
                     tracing::debug!(path = %dir.path.display(), %err, "cgroup not delegated, skipped");
                 }
@@ -155,43 +152,29 @@ impl CgroupSet {
                         dirs: kept,
                         systemd: None,
                     };
-                    let _ = failed.remove();
+                    let _ = failed.remove_dirs();
                     return Err(err).ctx(|| format!("creating cgroup {}", dir.path.display()));
                 }
             }
         }
-        self.dirs = kept;
+        Ok(kept)
+    }
+
+    /// Makes every directory that does not exist yet (after systemd made
+    /// its own), each failure an error.
+    pub fn ensure_dirs(&self) -> Result<()> {
+        for dir in &self.dirs {
+            create_dir(dir).ctx(|| format!("creating cgroup {}", dir.path.display()))?;
+        }
         Ok(())
     }
 
-    /// Under `--systemd-cgroup`: asks systemd for the unit, with `pid` in
-    /// it, then makes the directories of the v1 hierarchies systemd does
-    /// not manage. Checks that systemd placed the unit where the state
-    /// says it is. Without a unit, nothing to do.
-    pub fn start_unit(&self, pid: i32) -> Result<()> {
-        let Some(unit) = &self.systemd else {
-            return Ok(());
-        };
-        let pid = u32::try_from(pid).map_err(|_| Error::invalid(format!("invalid pid {pid}")))?;
-        let group = systemd::bus::start(unit, unit.is_scope().then_some(pid))?;
-        let expected = self.dirs.first().map(CgroupDir::relative);
-        let actual = Path::new(group.trim_start_matches('/'));
-        if expected.is_some_and(|e| e != actual) {
-            let e = expected.unwrap_or(Path::new(""));
-            let _ = systemd::bus::stop(unit);
-            return Err(Error::invalid(format!(
-                "systemd put unit {} in cgroup {group}, not /{}",
-                unit.name,
-                e.display()
-            )));
+    /// The manager for this cgroup: systemd's unit, or plain cgroupfs.
+    pub fn manager(&self) -> Box<dyn super::Manager + '_> {
+        match &self.systemd {
+            Some(unit) => Box::new(super::manager::Systemd { set: self, unit }),
+            None => Box::new(super::manager::Cgroupfs { set: self }),
         }
-        for dir in &self.dirs {
-            if let Err(e) = create_dir(dir) {
-                let _ = systemd::bus::stop(unit);
-                return Err(e).ctx(|| format!("creating cgroup {}", dir.path.display()));
-            }
-        }
-        Ok(())
     }
 
     /// Moves a process into every directory.
@@ -223,16 +206,8 @@ impl CgroupSet {
 
     /// Removes the directories (and any sub-cgroups the container made),
     /// retrying briefly while the last processes exit.
-    pub fn remove(&self) -> Result<()> {
+    pub fn remove_dirs(&self) -> Result<()> {
         let mut first_err = None;
-        if let Some(unit) = &self.systemd {
-            // systemd removes the unit's cgroup (sub-cgroups included);
-            // what is left below (v1 hierarchies it does not manage) goes
-            // as with cgroupfs.
-            if let Err(e) = systemd::bus::stop(unit) {
-                first_err = Some(e);
-            }
-        }
         for dir in &self.dirs {
             if let Err(e) = remove_tree(&dir.path) {
                 first_err.get_or_insert(e);
@@ -382,7 +357,8 @@ mod tests {
         assert_eq!(set.dirs[0].path, tmp.path().join("memory/hako/c1"));
         assert_eq!(set.dirs[2].relative(), Path::new("hako/c1"));
         assert_eq!(set.dirs[2].name(), "unified");
-        set.create(false).unwrap();
+        let created = set.manager().create(false).unwrap();
+        set.dirs = created;
         assert!(set.dirs.iter().all(|d| d.path.is_dir()));
 
         set.join(4242).unwrap();
@@ -401,10 +377,10 @@ mod tests {
             let _ = std::fs::remove_file(d.path.join("cgroup.procs"));
         }
         let _ = std::fs::remove_file(set.dirs[2].path.join("sub/cgroup.procs"));
-        set.remove().unwrap();
+        set.manager().remove().unwrap();
         assert!(set.dirs.iter().all(|d| !d.path.exists()));
         assert!(tmp.path().join("memory/hako").is_dir(), "parents stay");
-        set.remove().unwrap();
+        set.manager().remove().unwrap();
     }
 
     #[test]
@@ -415,14 +391,15 @@ mod tests {
         std::fs::write(tmp.path().join("pids"), "").unwrap();
         hs.truncate(2);
         let path = CgroupsPath::from_spec(None, "c1").unwrap();
-        let mut strict = CgroupSet::resolve(&hs, &[], &path);
-        assert!(strict.create(false).is_err());
+        let strict = CgroupSet::resolve(&hs, &[], &path);
+        assert!(strict.manager().create(false).is_err());
         assert!(
             !tmp.path().join("memory/hako/c1").exists(),
             "cleaned up after failure"
         );
         let mut lenient = CgroupSet::resolve(&hs, &[], &path);
-        lenient.create(true).unwrap();
+        let created = lenient.manager().create(true).unwrap();
+        lenient.dirs = created;
         assert_eq!(lenient.dirs.len(), 1);
         assert_eq!(lenient.dirs[0].controllers, vec!["memory"]);
     }

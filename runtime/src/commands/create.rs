@@ -126,14 +126,15 @@ pub fn create(
         )));
     }
     // Init would hang in a frozen cgroup.
-    if crate::cgroups::freezer::is_frozen(&cgroups) {
+    if cgroups.manager().is_frozen() {
         return Err(Error::invalid(
             "linux.cgroupsPath: the container's cgroup exists and is frozen",
         ));
     }
     dir.save_pending_cgroups(&cgroups)?;
     guard.cgroups = Some(cgroups.clone());
-    cgroups.create(ctx.rootless)?;
+    let created = cgroups.manager().create(ctx.rootless)?;
+    cgroups.dirs = created;
     guard.cgroups = Some(cgroups.clone());
     let resources = plan_resources(ctx, &bundle, &cgroups)?;
     dir.save_spec(&bundle.spec)?;
@@ -250,7 +251,7 @@ fn apply_resources(
     let Some(planned) = planned else {
         return Ok(());
     };
-    match planned.apply(cgroups) {
+    match cgroups.manager().apply(planned) {
         Err(e) if ctx.rootless => {
             tracing::warn!("rootless: resource limits not applied: {e}");
             Ok(())
@@ -347,7 +348,7 @@ impl Drop for Guard {
         if let Some(cgroups) = self.cgroups.take() {
             // Anything init started (a hook, a forked helper) goes too.
             crate::container::teardown::empty_cgroups(&cgroups);
-            if let Err(e) = cgroups.remove() {
+            if let Err(e) = cgroups.manager().remove() {
                 tracing::warn!("cleaning up after a failed create: {e}");
             }
         }

@@ -24,7 +24,7 @@ pub fn delete(dir: ContainerDir, force: bool) -> Result<()> {
         let cgroup_result = match dir.load_pending_cgroups() {
             Some(cgroups) => {
                 crate::container::teardown::empty_cgroups(&cgroups);
-                cgroups.remove()
+                cgroups.manager().remove()
             }
             None => Ok(()),
         };
@@ -49,7 +49,7 @@ pub fn delete(dir: ContainerDir, force: bool) -> Result<()> {
         // A frozen init dies only once thawed: kill, then thaw (status
         // checked the pid's start time, so the pid is still init's).
         let _ = kill(Pid::from_raw(state.pid), Signal::SIGKILL);
-        let _ = crate::cgroups::freezer::thaw(&state.cgroups);
+        let _ = state.cgroups.manager().thaw();
     }
     if status != Status::Stopped {
         crate::container::teardown::kill_and_wait(state.pid, Some(state.pid_start));
@@ -57,7 +57,7 @@ pub fn delete(dir: ContainerDir, force: bool) -> Result<()> {
     // Without a pid namespace of its own, the container's other processes
     // outlive init; the cgroup knows them.
     crate::container::teardown::empty_cgroups(&state.cgroups);
-    let cgroup_result = state.cgroups.remove();
+    let cgroup_result = state.cgroups.manager().remove();
     if let Ok(spec) = dir.load_spec() {
         let hook_state = crate::hooks::state(
             &state.id,

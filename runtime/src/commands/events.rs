@@ -53,7 +53,7 @@ pub fn run(ctx: &Ctx, args: &EventsArgs) -> Result<()> {
         let now = Instant::now();
         if now >= next_stats {
             let event =
-                json!({"type": "stats", "id": args.id, "data": stats::collect(&state.cgroups)});
+                json!({"type": "stats", "id": args.id, "data": state.cgroups.manager().stats()});
             crate::output::print(&format!("{event}\n"));
             if args.stats {
                 return Ok(());

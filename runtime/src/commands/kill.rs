@@ -22,7 +22,7 @@ pub fn run(ctx: &Ctx, args: &KillArgs) -> Result<()> {
         crate::container::teardown::signal_all(&state.cgroups, signal)?;
         if status == Status::Paused {
             // Frozen tasks act on signals only once thawed.
-            crate::cgroups::freezer::thaw(&state.cgroups)?;
+            state.cgroups.manager().thaw()?;
         }
         return Ok(());
     }

@@ -1,7 +1,6 @@
 //! `hako pause` and `hako resume`: the freezer.
 
 use super::Ctx;
-use crate::cgroups::freezer;
 use crate::error::{Error, Result};
 use crate::state::{Lock, Status};
 
@@ -17,7 +16,8 @@ pub fn pause(ctx: &Ctx, id: &str) -> Result<()> {
             action: "only a running container can be paused".into(),
         });
     }
-    freezer::freeze(&state.cgroups)
+    let frozen = state.cgroups.manager().freeze();
+    frozen
 }
 
 /// `resume`.
@@ -32,5 +32,6 @@ pub fn resume(ctx: &Ctx, id: &str) -> Result<()> {
             action: "only a paused container can be resumed".into(),
         });
     }
-    freezer::thaw(&state.cgroups)
+    let thawed = state.cgroups.manager().thaw();
+    thawed
 }

@@ -11,7 +11,7 @@ use crate::state::Lock;
 pub fn run(ctx: &Ctx, args: &PsArgs) -> Result<()> {
     let dir = ctx.store.open(&args.id, Lock::Shared)?;
     let state = dir.load()?;
-    let pids = state.cgroups.pids()?;
+    let pids = state.cgroups.manager().pids()?;
     if args.format == "json" {
         crate::output::print(&format!(
             "{}\n",

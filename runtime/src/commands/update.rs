@@ -158,7 +158,8 @@ pub fn run(ctx: &Ctx, args: &UpdateArgs) -> Result<()> {
     }
     // Nothing later reads a container's limits back from its saved spec
     // (they live in the cgroup), so `update` writes only the cgroup.
-    crate::cgroups::resources::apply(&state.cgroups, &changes, None)
+    let updated = state.cgroups.manager().update(&changes);
+    updated
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ pub fn status(dir: &ContainerDir, state: &ContainerState) -> Status {
     if dir.fifo().exists() {
         return Status::Created;
     }
-    if crate::cgroups::freezer::is_frozen(&state.cgroups) {
+    if state.cgroups.manager().is_frozen() {
         return Status::Paused;
     }
     Status::Running

@@ -36,9 +36,10 @@ pub fn empty_cgroups(cgroups: &crate::cgroups::CgroupSet) {
     // Killing a frozen process waits for the thaw; and a process forked
     // between the listing and the signal needs one more round, so the
     // cgroup is signalled until it is empty.
-    let _ = crate::cgroups::freezer::thaw(cgroups);
+    let manager = cgroups.manager();
+    let _ = manager.thaw();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while cgroups.pids().is_ok_and(|p| !p.is_empty()) && Instant::now() < deadline {
+    while manager.pids().is_ok_and(|p| !p.is_empty()) && Instant::now() < deadline {
         let _ = signal_all(cgroups, Signal::SIGKILL.into());
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -46,7 +47,7 @@ pub fn empty_cgroups(cgroups: &crate::cgroups::CgroupSet) {
 
 /// Signals every process in the container's cgroup.
 pub fn signal_all(cgroups: &crate::cgroups::CgroupSet, signal: SignalNumber) -> Result<()> {
-    for pid in cgroups.pids()? {
+    for pid in cgroups.manager().pids()? {
         match signal.send(pid) {
             Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
             Err(e) => return Err(e).ctx(|| format!("sending {signal} to pid {pid}")),

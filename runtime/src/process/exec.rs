@@ -148,7 +148,7 @@ fn intermediate(
     super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
     let affinity = cfg.plan.exec_affinity.clone().unwrap_or_default();
     affinity.apply_initial()?;
-    cfg.cgroups.join(std::process::id() as i32)?;
+    cfg.cgroups.manager().join(std::process::id() as i32)?;
     affinity.apply_final()?;
     for (typ, fd) in &namespaces {
         crate::syscall::LinuxSyscall

@@ -51,7 +51,7 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
             }
         }
     }
-    cfg.cgroups.join(std::process::id() as i32)?;
+    cfg.cgroups.manager().join(std::process::id() as i32)?;
 
     let plan = &cfg.bundle.plan.namespaces;
     enter_namespaces(&LinuxSyscall, plan, channel)?;

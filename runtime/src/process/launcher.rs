@@ -122,7 +122,8 @@ pub fn launch(cfg: &InitConfig, on_init: &mut dyn FnMut(i32) -> Result<()>) -> R
             };
             let placed = if cfg.cgroups.systemd.is_some() {
                 cfg.cgroups
-                    .start_unit(pid.as_raw())
+                    .manager()
+                    .start(pid.as_raw())
                     .and_then(|()| parent.send(&Message::CgroupReady))
             } else {
                 Ok(())

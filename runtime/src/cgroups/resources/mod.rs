@@ -142,15 +142,16 @@ impl Planned {
         })
     }
 
-    /// Writes the resources into the container's cgroup, and the device
-    /// rules when given (v1 lists where the devices controller is mounted,
-    /// else an eBPF program on the v2 cgroup).
-    pub fn apply(&self, set: &CgroupSet) -> Result<()> {
-        // systemd first: it writes its files when a property changes, and
-        // the exact values below must be the last word.
-        if let Some(unit) = &set.systemd {
-            crate::cgroups::systemd::bus::set_properties(unit, &self.unit_properties)?;
-        }
+    /// The limits systemd also holds, when a unit owns the cgroup.
+    pub fn unit_properties(&self) -> &[crate::cgroups::systemd::properties::Property] {
+        &self.unit_properties
+    }
+
+    /// Writes the resources into the container's cgroup files, and the
+    /// device rules when given (v1 lists where the devices controller is
+    /// mounted, else an eBPF program on the v2 cgroup). A unit's
+    /// properties are the manager's part ([`crate::cgroups::Manager`]).
+    pub fn apply_files(&self, set: &CgroupSet) -> Result<()> {
         if set.dirs.iter().any(|d| d.version == Version::V2) {
             unified::enable_controllers(set)?;
         }
@@ -185,15 +186,6 @@ impl Planned {
         }
         Ok(())
     }
-}
-
-/// Writes the resources into the container's cgroup (see [`Planned`]).
-pub fn apply(
-    set: &CgroupSet,
-    res: &LinuxResources,
-    device_rules: Option<&[devices::Rule]>,
-) -> Result<()> {
-    Planned::new(set, res, device_rules.map(<[devices::Rule]>::to_vec))?.apply(set)
 }
 
 /// A failed write, explained: a memory limit below what the cgroup already

@@ -49,7 +49,9 @@ fn pure_cgroup2() {
         "hugepageLimits": [{"pageSize": "2MB", "limit": 2097152}],
         "unified": {"memory.high": "90000000"}
     }));
-    apply(&set, &r, None).unwrap();
+    set.manager()
+        .apply(&Planned::new(&set, &r, None).unwrap())
+        .unwrap();
     assert_eq!(read(&v2, "memory.max"), "104857600");
     assert_eq!(read(&v2, "memory.low"), "52428800");
     assert_eq!(read(&v2, "memory.swap.max"), "104857600");
@@ -146,7 +148,9 @@ fn hybrid_uses_v1_controllers() {
         minor: None,
         access: "rwm".into(),
     }];
-    apply(&set, &r, Some(&rules)).unwrap();
+    set.manager()
+        .apply(&Planned::new(&set, &r, Some(rules)).unwrap())
+        .unwrap();
     assert_eq!(read(&mem, "memory.limit_in_bytes"), "104857600");
     assert_eq!(read(&mem, "memory.memsw.limit_in_bytes"), "209715200");
     assert_eq!(read(&mem, "memory.swappiness"), "10");
