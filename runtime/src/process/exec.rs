@@ -5,7 +5,8 @@
 //!                      affinity, join the cgroup, final affinity,
 //!                      setns into every namespace of container init that
 //!                      differs from hako's, fork ──▶ exec process
-//!     ◀── InitPid(n) ─┘ exits                        set attributes, prepare
+//!     ◀── InitPid(n) ─┘ exits                        (waits)
+//!     ── ResourcesApplied ──────────────────────────▶ set attributes, prepare
 //!     ◀─────────────────────────── Ready / Error ─── run the executor chain
 //! ```
 //!
@@ -15,13 +16,13 @@
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use hako_executors::RuntimeOptions;
-use nix::sys::wait::waitpid;
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::{fork, ForkResult};
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
 use super::channel::{Channel, Message};
 use super::handover::{self, Handover};
 use super::launcher::{child_main, exit_child};
+use super::session::{NoRequests, Session};
 use crate::cgroups::CgroupSet;
 use crate::error::{Context, Error, Result};
 use crate::namespaces::plan::{flag, proc_name};
@@ -93,42 +94,14 @@ pub fn launch(cfg: &ExecConfig) -> Result<i32> {
         } => {
             drop(child);
             drop(namespaces);
-            let mut exec_pid = None;
-            // The intermediate and the exec process share the channel:
-            // "ready" may overtake the pid.
-            let mut ready = false;
-            let result = loop {
-                if let (true, Some(pid)) = (ready, exec_pid) {
-                    break Ok(pid);
+            let mut session = Session::new(intermediate_pid, "the exec process");
+            match session.serve(&parent, &mut |_| Ok(()), &mut NoRequests) {
+                Ok(launched) => Ok(launched.pid),
+                Err(e) => {
+                    session.abort();
+                    Err(e)
                 }
-                match parent.recv() {
-                    Ok(Some(Message::InitPid(pid))) => {
-                        exec_pid = Some(pid);
-                        let _ = waitpid(intermediate_pid, None);
-                    }
-                    Ok(Some(Message::Ready(_))) => ready = true,
-                    Ok(Some(Message::Error(msg))) => break Err(Error::Child(msg)),
-                    Ok(Some(other)) => {
-                        break Err(Error::invalid(format!("unexpected sync message {other:?}")))
-                    }
-                    Ok(None) => {
-                        break Err(Error::Child(
-                            "the exec process ended before it was ready".into(),
-                        ))
-                    }
-                    Err(e) => break Err(e),
-                }
-            };
-            if result.is_err() {
-                if let Some(pid) = exec_pid {
-                    let _ = nix::sys::signal::kill(
-                        Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-                let _ = waitpid(intermediate_pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
             }
-            result
         }
     }
 }
@@ -167,6 +140,16 @@ fn intermediate(
 }
 
 fn exec_process(cfg: &ExecConfig, channel: &Channel) -> Result<()> {
+    // hako knows our pid once it has this go-ahead: from here on the
+    // channel carries our messages only.
+    match channel.recv()? {
+        Some(Message::ResourcesApplied) => {}
+        _ => {
+            return Err(Error::Child(
+                "hako did not acknowledge the exec process".into(),
+            ))
+        }
+    }
     nix::sys::signal::SigSet::empty()
         .thread_set_mask()
         .ctx(|| "resetting the signal mask".into())?;

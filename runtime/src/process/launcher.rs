@@ -20,12 +20,12 @@
 use std::os::fd::OwnedFd;
 
 use hako_executors::RuntimeOptions;
-use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
 use super::channel::{Channel, Message};
 use super::intermediate;
+pub use super::session::Launched;
+use super::session::{Requests, Session};
 use crate::cgroups::CgroupSet;
 use crate::error::{Error, Result};
 use crate::spec::Bundle;
@@ -90,15 +90,6 @@ pub fn exit_child(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// A container init that is ready and waits for `start`.
-#[derive(Debug)]
-pub struct Launched {
-    /// Init's pid, in hako's pid namespace.
-    pub pid: i32,
-    /// The wasm engine that will run the workload, if it is wasm.
-    pub engine: Option<String>,
-}
-
 /// Creates the container's processes; returns once init is ready and
 /// waiting for `start`. `on_init` runs with init's pid once the
 /// intermediate process is reaped, before any runtime hook.
@@ -116,10 +107,7 @@ pub fn launch(cfg: &InitConfig, on_init: &mut dyn FnMut(i32) -> Result<()>) -> R
         }
         ForkResult::Parent { child: pid } => {
             drop(child);
-            let mut session = Session {
-                intermediate: Some(pid),
-                init: None,
-            };
+            let mut session = Session::new(pid, "container init");
             let placed = if cfg.cgroups.systemd.is_some() {
                 cfg.cgroups
                     .manager()
@@ -128,7 +116,8 @@ pub fn launch(cfg: &InitConfig, on_init: &mut dyn FnMut(i32) -> Result<()>) -> R
             } else {
                 Ok(())
             };
-            match placed.and_then(|()| session.serve(cfg, &parent, on_init)) {
+            let mut requests = CreateRequests { cfg };
+            match placed.and_then(|()| session.serve(&parent, on_init, &mut requests)) {
                 Ok(init) => Ok(init),
                 Err(e) => {
                     session.abort();
@@ -139,19 +128,64 @@ pub fn launch(cfg: &InitConfig, on_init: &mut dyn FnMut(i32) -> Result<()>) -> R
     }
 }
 
-/// The processes of one launch. Init waits for `ResourcesApplied`, which
-/// hako sends only after `InitPid`, so no request of init's can arrive
-/// before its pid is known.
-struct Session {
-    intermediate: Option<Pid>,
-    init: Option<Pid>,
+/// What container init asks of hako while it builds the container. Init
+/// waits for `ResourcesApplied`, which hako sends only after `InitPid`,
+/// so no request of init's can arrive before its pid is known.
+struct CreateRequests<'a> {
+    cfg: &'a InitConfig,
 }
 
-impl Session {
+impl Requests for CreateRequests<'_> {
+    fn answer(
+        &mut self,
+        session: &Session,
+        msg: Message,
+        fd: Option<OwnedFd>,
+        channel: &Channel,
+    ) -> Result<()> {
+        let cfg = self.cfg;
+        match msg {
+            Message::CacheGet(key) => {
+                super::module_cache::serve_get(cfg.module_cache.as_deref(), &key, channel)
+            }
+            Message::CachePut(key) => {
+                if let Some(fd) = fd {
+                    super::module_cache::serve_put(cfg.module_cache.as_deref(), &key, fd);
+                }
+                Ok(())
+            }
+            Message::SeccompFd => {
+                let fd = fd
+                    .ok_or_else(|| Error::invalid("seccomp notify message without a descriptor"))?;
+                self.forward_seccomp(session, fd)
+            }
+            Message::MapIds => {
+                let pid = session.intermediate().ok_or_else(|| {
+                    Error::invalid("id map request without an intermediate process")
+                })?;
+                let linux = cfg.bundle.spec.linux().as_ref();
+                let uid = linux
+                    .and_then(|l| l.uid_mappings().clone())
+                    .unwrap_or_default();
+                let gid = linux
+                    .and_then(|l| l.gid_mappings().clone())
+                    .unwrap_or_default();
+                crate::namespaces::idmap::write(pid.as_raw(), &uid, &gid)?;
+                channel.send(&Message::IdsMapped)
+            }
+            Message::MoveNetDevices => self.move_net_devices(session, channel),
+            Message::RunHooks => self.run_hooks(session, channel),
+            other => Err(Error::invalid(format!("unexpected sync message {other:?}"))),
+        }
+    }
+}
+
+impl CreateRequests<'_> {
     /// prestart and createRuntime, in hako's namespaces, with init's pid.
-    fn run_hooks(&self, cfg: &InitConfig, channel: &Channel) -> Result<()> {
+    fn run_hooks(&self, session: &Session, channel: &Channel) -> Result<()> {
         use crate::hooks::Stage;
-        let pid = self.init.map(Pid::as_raw);
+        let cfg = self.cfg;
+        let pid = session.child().map(Pid::as_raw);
         let state = crate::hooks::state(
             &cfg.id,
             oci_spec::runtime::ContainerState::Creating,
@@ -166,78 +200,17 @@ impl Session {
 
     /// `linux.netDevices`, into init's network namespace, on init's
     /// request: init waits, so its sysctls and hooks see the devices.
-    fn move_net_devices(&self, cfg: &InitConfig, channel: &Channel) -> Result<()> {
-        let pid = self.init_pid()?;
-        crate::net::devices::move_into(&cfg.bundle.plan.net_moves, pid.as_raw())?;
+    fn move_net_devices(&self, session: &Session, channel: &Channel) -> Result<()> {
+        let pid = session.child_pid()?;
+        crate::net::devices::move_into(&self.cfg.bundle.plan.net_moves, pid.as_raw())?;
         channel.send(&Message::NetDevicesMoved)
-    }
-
-    fn serve(
-        &mut self,
-        cfg: &InitConfig,
-        channel: &Channel,
-        on_init: &mut dyn FnMut(i32) -> Result<()>,
-    ) -> Result<Launched> {
-        loop {
-            let (msg, fd) = match channel.recv_fd()? {
-                Some((m, fd)) => (Some(m), fd),
-                None => (None, None),
-            };
-            tracing::debug!(?msg, "sync message");
-            match msg {
-                Some(Message::CacheGet(key)) => {
-                    super::module_cache::serve_get(cfg.module_cache.as_deref(), &key, channel)?
-                }
-                Some(Message::CachePut(key)) => {
-                    if let Some(fd) = fd {
-                        super::module_cache::serve_put(cfg.module_cache.as_deref(), &key, fd);
-                    }
-                }
-                Some(Message::SeccompFd) => {
-                    let fd = fd.ok_or_else(|| {
-                        Error::invalid("seccomp notify message without a descriptor")
-                    })?;
-                    self.forward_seccomp(cfg, fd)?;
-                }
-                Some(Message::MapIds) => {
-                    let pid = self.intermediate.ok_or_else(|| {
-                        Error::invalid("id map request without an intermediate process")
-                    })?;
-                    let linux = cfg.bundle.spec.linux().as_ref();
-                    let uid = linux
-                        .and_then(|l| l.uid_mappings().clone())
-                        .unwrap_or_default();
-                    let gid = linux
-                        .and_then(|l| l.gid_mappings().clone())
-                        .unwrap_or_default();
-                    crate::namespaces::idmap::write(pid.as_raw(), &uid, &gid)?;
-                    channel.send(&Message::IdsMapped)?;
-                }
-                Some(Message::InitPid(pid)) => {
-                    self.init = Some(Pid::from_raw(pid));
-                    self.reap_intermediate()?;
-                    on_init(pid)?;
-                    channel.send(&Message::ResourcesApplied)?;
-                }
-                Some(Message::MoveNetDevices) => self.move_net_devices(cfg, channel)?,
-                Some(Message::RunHooks) => self.run_hooks(cfg, channel)?,
-                Some(Message::Ready(engine)) => {
-                    let pid = self.init_pid()?.as_raw();
-                    return Ok(Launched { pid, engine });
-                }
-                Some(Message::Error(msg)) => return Err(Error::Child(msg)),
-                Some(other) => {
-                    return Err(Error::invalid(format!("unexpected sync message {other:?}")))
-                }
-                None => return Err(Error::Child(self.died())),
-            }
-        }
     }
 
     /// Hands the notify descriptor and the container's state to the
     /// seccomp agent at listenerPath.
-    fn forward_seccomp(&self, cfg: &InitConfig, fd: OwnedFd) -> Result<()> {
+    fn forward_seccomp(&self, session: &Session, fd: OwnedFd) -> Result<()> {
         use std::os::fd::{AsFd, AsRawFd};
+        let cfg = self.cfg;
         let listener = cfg
             .seccomp_listener
             .as_ref()
@@ -252,7 +225,7 @@ impl Session {
         let state = crate::hooks::state(
             &cfg.id,
             oci_spec::runtime::ContainerState::Creating,
-            self.init.map(Pid::as_raw),
+            session.child().map(Pid::as_raw),
             &cfg.bundle.dir,
             &cfg.bundle.spec,
         );
@@ -263,65 +236,5 @@ impl Session {
                     .into(),
                 errno: e,
             })
-    }
-
-    /// Init's pid; every message of init's comes after it.
-    fn init_pid(&self) -> Result<Pid> {
-        self.init
-            .ok_or_else(|| Error::invalid("a message from init before its pid"))
-    }
-
-    fn reap_intermediate(&mut self) -> Result<()> {
-        if let Some(pid) = self.intermediate.take() {
-            match waitpid(pid, None) {
-                Ok(WaitStatus::Exited(_, 0)) => {}
-                Ok(status) => {
-                    return Err(Error::Child(format!(
-                        "intermediate process ended with {status:?}"
-                    )))
-                }
-                Err(e) => {
-                    return Err(Error::Sys {
-                        context: "waiting for the intermediate process".into(),
-                        errno: e,
-                    })
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Explains a channel that closed without a message.
-    fn died(&mut self) -> String {
-        if let Some(pid) = self.intermediate.take() {
-            if let Ok(status) = waitpid(pid, None) {
-                return format!(
-                    "container set-up ended without a report ({})",
-                    describe(status)
-                );
-            }
-        }
-        "container init exited before it was ready".into()
-    }
-
-    /// Kills whatever was started.
-    fn abort(&mut self) {
-        if let Some(pid) = self.init.take() {
-            let _ = kill(pid, Signal::SIGKILL);
-            // init is our child only under `run` (subreaper); reap if so.
-            let _ = waitpid(pid, Some(nix::sys::wait::WaitPidFlag::__WALL));
-        }
-        if let Some(pid) = self.intermediate.take() {
-            let _ = kill(pid, Signal::SIGKILL);
-            let _ = waitpid(pid, None);
-        }
-    }
-}
-
-fn describe(status: WaitStatus) -> String {
-    match status {
-        WaitStatus::Exited(_, code) => format!("exit status {code}"),
-        WaitStatus::Signaled(_, sig, _) => format!("killed by {sig}"),
-        other => format!("{other:?}"),
     }
 }

@@ -12,6 +12,7 @@ pub mod launcher;
 pub mod module_cache;
 pub mod proc;
 pub mod proctitle;
+pub mod session;
 pub mod tty;
 pub mod wait;
 pub mod workload;
