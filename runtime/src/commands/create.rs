@@ -80,7 +80,12 @@ pub fn create(
         .plan
         .idmapped
         .iter()
-        .map(|p| Ok((p.index, crate::rootfs::idmapped::prepare(p)?)))
+        .map(|p| {
+            Ok((
+                p.index,
+                crate::rootfs::idmapped::prepare(&crate::syscall::LinuxSyscall, p)?,
+            ))
+        })
         .collect::<Result<Vec<_>>>()?;
 
     // From here on something exists; the guard removes it on failure.

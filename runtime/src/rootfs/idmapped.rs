@@ -8,7 +8,7 @@
 //! (mount_setattr MOUNT_ATTR_IDMAP), and hands the descriptor down; init
 //! attaches it at the destination with move_mount.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::unistd::{fork, ForkResult};
@@ -16,6 +16,7 @@ use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Mount, Spec};
 
 use super::options;
 use crate::error::{Context, Error, Result};
+use crate::syscall::Syscall;
 
 /// Where an id-mapped mount takes its mappings from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -183,7 +184,7 @@ fn user_namespace(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<Owne
 }
 
 /// Clones the source into a detached, id-mapped mount.
-pub fn prepare(p: &Plan) -> Result<OwnedFd> {
+pub fn prepare(sys: &dyn Syscall, p: &Plan) -> Result<OwnedFd> {
     let userns = match &p.mappings {
         Mappings::Maps { uid, gid } => {
             user_namespace(uid, gid).map_err(|e| e.within(format!("mounts[{}]", p.index)))?
@@ -193,49 +194,61 @@ pub fn prepare(p: &Plan) -> Result<OwnedFd> {
         }
     };
     let what = || format!("mounts[{}]: id-mapping {}", p.index, p.source.display());
-    let source = std::ffi::CString::new(p.source.as_os_str().as_encoded_bytes())
-        .map_err(|_| Error::invalid(format!("mounts[{}]: source has a NUL byte", p.index)))?;
-    let mut flags = libc::OPEN_TREE_CLONE as libc::c_uint | libc::OPEN_TREE_CLOEXEC as libc::c_uint;
-    if p.tree {
-        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    if p.source.as_os_str().as_encoded_bytes().contains(&0) {
+        return Err(Error::invalid(format!(
+            "mounts[{}]: source has a NUL byte",
+            p.index
+        )));
     }
-    // SAFETY: `source` is a valid C string; open_tree returns a new fd.
-    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, source.as_ptr(), flags) };
-    let fd = nix::errno::Errno::result(fd).ctx(what)?;
-    // SAFETY: open_tree just returned this descriptor; we own it.
-    let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-
-    use crate::syscall::MountAttr;
+    let tree = sys.open_tree(&p.source, p.tree).ctx(what)?;
     const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
-    let attr = MountAttr {
+    let attr = crate::syscall::MountAttr {
         attr_set: MOUNT_ATTR_IDMAP,
         attr_clr: 0,
         propagation: 0,
         userns_fd: userns.as_raw_fd() as u64,
     };
-    let mut at = libc::AT_EMPTY_PATH;
-    if p.recursive {
-        at |= libc::AT_RECURSIVE;
-    }
-    // SAFETY: `tree` is an open mount fd, the path is the empty C string,
-    // and `attr` is an initialised mount_attr of the size passed.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            at,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    nix::errno::Errno::result(rc).ctx(what)?;
+    sys.setattr_tree(tree.as_fd(), p.recursive, &attr)
+        .ctx(what)?;
     Ok(tree)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::syscall::{Call, RecordingSyscall};
+
+    /// The source is cloned (with its tree for `rbind`) and the clone
+    /// id-mapped with the joined user namespace (every mount of it for
+    /// `ridmap`).
+    #[test]
+    fn prepare_clones_then_maps_the_clone() {
+        for (tree, recursive) in [(false, false), (true, true)] {
+            let plan = Plan {
+                index: 3,
+                source: "/srv/data".into(),
+                tree,
+                recursive,
+                mappings: Mappings::Joined("/proc/self/ns/user".into()),
+            };
+            let sys = RecordingSyscall::default();
+            prepare(&sys, &plan).unwrap();
+            assert_eq!(
+                sys.calls(),
+                vec![
+                    Call::OpenTree {
+                        path: "/srv/data".into(),
+                        recursive: tree
+                    },
+                    Call::SetattrTree {
+                        recursive,
+                        set: 0x0010_0000,
+                        userns: true
+                    },
+                ]
+            );
+        }
+    }
 
     fn spec(v: serde_json::Value) -> Spec {
         let mut base = serde_json::json!({"ociVersion": "1.2.0", "root": {"path": "rootfs"}});

@@ -19,13 +19,14 @@
 //! the fast path: the exec costs a few milliseconds (the binary is large).
 
 use std::ffi::{CString, OsString};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{Capability, LinuxNamespaceType, Spec};
 
 use crate::error::{Context, Error, Result};
+use crate::syscall::Syscall;
 
 /// Set for the re-executed hako: the path of the binary it came from
 /// (its plugins live next to it), and a guard against re-executing twice.
@@ -90,7 +91,7 @@ pub fn ensure_readonly() -> Result<()> {
         ));
     }
     let original = std::env::current_exe().ctx(|| "reading /proc/self/exe".into())?;
-    let view = readonly_view()?;
+    let view = readonly_view(&crate::syscall::LinuxSyscall)?;
     let args: Vec<CString> = std::env::args_os()
         .map(|a| {
             CString::new(a.as_bytes()).map_err(|_| Error::invalid("an argument has a NUL byte"))
@@ -121,22 +122,10 @@ pub fn ensure_readonly() -> Result<()> {
 }
 
 /// A detached read-only bind mount of the running binary.
-fn readonly_view() -> Result<OwnedFd> {
-    let what =
-        || "making a read-only view of the hako binary (open_tree /proc/self/exe)".to_string();
-    let flags = libc::OPEN_TREE_CLONE as libc::c_uint | libc::OPEN_TREE_CLOEXEC as libc::c_uint;
-    // SAFETY: the path is a valid C string; open_tree returns a new fd.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            c"/proc/self/exe".as_ptr(),
-            flags,
-        )
-    };
-    let fd = nix::errno::Errno::result(fd).ctx(what)?;
-    // SAFETY: open_tree just returned this descriptor; we own it.
-    let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+fn readonly_view(sys: &dyn Syscall) -> Result<OwnedFd> {
+    let tree = sys.open_tree(Path::new("/proc/self/exe"), false).ctx(|| {
+        "making a read-only view of the hako binary (open_tree /proc/self/exe)".to_string()
+    })?;
     const MOUNT_ATTR_RDONLY: u64 = 0x0000_0001;
     const MOUNT_ATTR_NODEV: u64 = 0x0000_0004;
     let attr = crate::syscall::MountAttr {
@@ -145,19 +134,7 @@ fn readonly_view() -> Result<OwnedFd> {
         propagation: 0,
         userns_fd: 0,
     };
-    // SAFETY: `tree` is an open mount fd, the path is the empty C string,
-    // and `attr` is an initialised mount_attr of the size passed.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
-            &attr as *const crate::syscall::MountAttr,
-            std::mem::size_of::<crate::syscall::MountAttr>(),
-        )
-    };
-    nix::errno::Errno::result(rc)
+    sys.setattr_tree(tree.as_fd(), false, &attr)
         .ctx(|| "making the view of the hako binary read-only (mount_setattr)".into())?;
     Ok(tree)
 }
@@ -165,6 +142,29 @@ fn readonly_view() -> Result<OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::syscall::{Call, RecordingSyscall};
+
+    /// The view is a detached clone of /proc/self/exe made read-only (and
+    /// nodev) before anything runs from it.
+    #[test]
+    fn the_view_is_a_read_only_clone() {
+        let sys = RecordingSyscall::default();
+        readonly_view(&sys).unwrap();
+        assert_eq!(
+            sys.calls(),
+            vec![
+                Call::OpenTree {
+                    path: "/proc/self/exe".into(),
+                    recursive: false
+                },
+                Call::SetattrTree {
+                    recursive: false,
+                    set: 0x1 | 0x4,
+                    userns: false
+                },
+            ]
+        );
+    }
 
     fn spec(v: serde_json::Value) -> Spec {
         serde_json::from_value(v).unwrap()

@@ -8,12 +8,13 @@
 //! instead of making them. File creation inside a rootfs is not behind
 //! the seam: tests run it for real in a temporary directory.
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 mod process;
 #[cfg(test)]
 mod recording;
+mod tree;
 #[cfg(test)]
 pub use recording::{Call, RecordingSyscall};
 
@@ -89,6 +90,16 @@ pub trait Syscall {
     fn setns(&self, fd: BorrowedFd<'_>, nstype: CloneFlags) -> nix::Result<()>;
     /// unshare(2).
     fn unshare(&self, flags: CloneFlags) -> nix::Result<()>;
+    /// open_tree(2) with OPEN_TREE_CLONE: a detached copy of the mount at
+    /// `path` (with the mounts below it when `recursive`).
+    fn open_tree(&self, path: &Path, recursive: bool) -> nix::Result<OwnedFd>;
+    /// mount_setattr(2) on a detached tree's descriptor.
+    fn setattr_tree(
+        &self,
+        tree: BorrowedFd<'_>,
+        recursive: bool,
+        attr: &MountAttr,
+    ) -> nix::Result<()>;
 }
 
 /// A resource of setrlimit(2).
@@ -268,5 +279,18 @@ impl Syscall for LinuxSyscall {
 
     fn unshare(&self, flags: CloneFlags) -> nix::Result<()> {
         nix::sched::unshare(flags)
+    }
+
+    fn open_tree(&self, path: &Path, recursive: bool) -> nix::Result<OwnedFd> {
+        tree::open_tree(path, recursive)
+    }
+
+    fn setattr_tree(
+        &self,
+        tree: BorrowedFd<'_>,
+        recursive: bool,
+        attr: &MountAttr,
+    ) -> nix::Result<()> {
+        tree::setattr(tree, recursive, attr)
     }
 }

@@ -1,6 +1,6 @@
 //! A [`Syscall`] for unit tests: records the calls instead of making them.
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags};
@@ -78,6 +78,15 @@ pub enum Call {
     Setns { ns: PathBuf, nstype: CloneFlags },
     /// unshare(2).
     Unshare { flags: CloneFlags },
+    /// open_tree(2).
+    OpenTree { path: PathBuf, recursive: bool },
+    /// mount_setattr(2) on a detached tree: the attributes set, and whether
+    /// a user namespace came with them.
+    SetattrTree {
+        recursive: bool,
+        set: u64,
+        userns: bool,
+    },
 }
 
 /// A [`Syscall`] that records calls and succeeds (or fails on request).
@@ -301,6 +310,31 @@ impl Syscall for RecordingSyscall {
 
     fn unshare(&self, flags: CloneFlags) -> nix::Result<()> {
         self.record(Call::Unshare { flags });
+        Ok(())
+    }
+
+    fn open_tree(&self, path: &Path, recursive: bool) -> nix::Result<OwnedFd> {
+        self.record(Call::OpenTree {
+            path: path.to_path_buf(),
+            recursive,
+        });
+        // A real descriptor stands in for the tree.
+        std::fs::File::open("/dev/null")
+            .map(OwnedFd::from)
+            .map_err(|_| nix::errno::Errno::EIO)
+    }
+
+    fn setattr_tree(
+        &self,
+        _: BorrowedFd<'_>,
+        recursive: bool,
+        attr: &super::MountAttr,
+    ) -> nix::Result<()> {
+        self.record(Call::SetattrTree {
+            recursive,
+            set: attr.attr_set,
+            userns: attr.userns_fd != 0,
+        });
         Ok(())
     }
 }
