@@ -14,13 +14,9 @@ use crate::errors;
 /// arguments, so the guest sees exactly `wasi.args`. The environment is
 /// exactly `wasi.env`. Stdio is the process's fds 0, 1 and 2.
 pub(crate) fn module(path: &Path, wasi: &WasiConfig) -> Result<WasiModule, ExecutorError> {
-    for arg in &wasi.args {
-        no_nul("args", arg)?;
-    }
+    // wasmedge-sys panics on a NUL byte: refuse it first.
+    wasi.check_nul()?;
     let env: Vec<String> = wasi.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    for kv in &env {
-        no_nul("env", kv)?;
-    }
     let preopens = wasi
         .preopens
         .iter()
@@ -32,17 +28,6 @@ pub(crate) fn module(path: &Path, wasi: &WasiConfig) -> Result<WasiModule, Execu
         Some(preopens.iter().map(String::as_str).collect()),
     )
     .map_err(|e| errors::compile(path, format_args!("setting up wasi: {e}")))
-}
-
-/// wasmedge-sys panics on a NUL byte: refuse it first.
-fn no_nul(field: &'static str, value: &str) -> Result<(), ExecutorError> {
-    if value.contains('\0') {
-        return Err(ExecutorError::NulByte {
-            field,
-            value: value.to_string(),
-        });
-    }
-    Ok(())
 }
 
 /// The `guest:host[:readonly]` string WasmEdge parses.
@@ -66,7 +51,7 @@ fn preopen(path: &Path, p: &Preopen) -> Result<String, ExecutorError> {
             ),
         ));
     }
-    if !p.host.is_dir() {
+    if p.host_dir().is_err() {
         return Err(errors::compile(
             path,
             format_args!("preopen {}: {host} is not a directory", p.guest),

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use hako_executors::wasm::WasiConfig;
+use hako_executors::wasm::{BadEntry, WasiConfig};
 use hako_executors::{EngineKind, ExecutorError, Prepared};
 use wasmer::{Engine, Module, Store};
 use wasmer_wasix::runtime::task_manager::tokio::TokioTaskManager;
@@ -25,18 +25,16 @@ const FAILED: u16 = 1;
 /// Checks what `WasiEnvBuilder` would only refuse at `run`: NUL bytes, and
 /// `=` in a variable's name.
 pub(crate) fn check_strings(wasi: &WasiConfig) -> Result<(), String> {
-    if let Some(arg) = wasi.args.iter().find(|a| a.contains('\0')) {
-        return Err(format!("argument {arg:?} holds a NUL byte"));
-    }
-    for (key, value) in &wasi.env {
-        if key.is_empty() || key.contains(['\0', '=']) {
-            return Err(format!("invalid environment variable name {key:?}"));
+    match wasi.bad_entries().next() {
+        None => Ok(()),
+        Some(BadEntry::Arg(arg)) => Err(format!("argument {arg:?} holds a NUL byte")),
+        Some(BadEntry::EnvName(key, _)) => {
+            Err(format!("invalid environment variable name {key:?}"))
         }
-        if value.contains('\0') {
-            return Err(format!("environment variable {key} holds a NUL byte"));
+        Some(BadEntry::EnvValue(key, _)) => {
+            Err(format!("environment variable {key} holds a NUL byte"))
         }
     }
-    Ok(())
 }
 
 /// A compiled, checked module with its WASI configuration.

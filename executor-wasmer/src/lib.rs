@@ -6,7 +6,7 @@
 //!
 //! * [`WasmEngine::prepare`] (during `hako create`) compiles the module,
 //!   checks that every import is one wasmer-wasix provides with the right
-//!   type, that the module exports `_start` and a memory, and that every
+//!   type, that the module exports `_start` and a memory, and that the
 //!   preopened directory exists. Every error a module can have surfaces
 //!   here, and no guest code runs.
 //! * [`Prepared::run`] (after `hako start`)
@@ -44,11 +44,11 @@
 //!
 //! # File system
 //!
-//! The guest sees the host file system through its preopens (see
-//! `preopens`): with hako's `/` → the container's root, that is the
-//! container itself. wasmer-wasix adds a virtual root at fd 3, also named
-//! `/`, before the configured preopens (which start at fd 4); wasi-libc
-//! prefers the preopen registered last, so the configured ones win.
+//! The guest sees the host file system through its one preopen (see
+//! `preopens`): hako's `/` → the container's root, that is the container
+//! itself. wasmer-wasix adds a virtual root at fd 3, also named `/`,
+//! before the configured preopen (fd 4); wasi-libc prefers the preopen
+//! registered last, so the configured one wins.
 //!
 //! # Caching compiled modules
 //!

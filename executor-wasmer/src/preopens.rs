@@ -1,26 +1,19 @@
-//! How the guest's preopened directories map onto the host.
+//! The guest's preopened directory: hako preopens exactly one, the
+//! container's `/`, as `/` (see `WasiConfig::preopens`).
 //!
-//! wasmer-wasix resolves every preopen inside one virtual file system, and
-//! names a preopen after its path there unless given an alias. Aliases lose
-//! their leading slashes (`/` would become the empty name), so a preopen
-//! whose guest name is absolute is mounted at that very path and takes it
-//! as its name, while a relative name (`.`) is an alias of the directory's
-//! place in that tree. The `/` preopen is the host directory mounted at the
-//! root, and `.` is normally a directory below it, which therefore needs no
-//! mount of its own and shares the host view of `/` (symlinks included).
-//!
-//! A mount is read-only (see [`ReadOnly`]) when its preopen is; a relative
-//! preopen whose read-only flag differs from that of `/` gets a mount of
-//! its own at its place, as a bind mount would.
+//! It is mounted at the root of wasmer-wasix's virtual file system,
+//! confined to the host directory (see [`Beneath`]) and, when the preopen
+//! is read-only, refusing every change (see [`ReadOnly`]), and preopened
+//! under that path, which is also its name. Any other set of preopens is
+//! refused.
 //!
 //! [`Plan::new`] checks everything at `prepare`; [`Plan::apply`] needs the
 //! tokio runtime and runs in `run`.
 
-use std::collections::HashSet;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hako_executors::wasm::Preopen;
+use hako_executors::wasm::{Preopen, PreopenError};
 use wasmer_wasix::virtual_fs::{host_fs, FileSystem, MountFileSystem};
 use wasmer_wasix::WasiEnvBuilder;
 
@@ -28,192 +21,112 @@ use crate::beneath::Beneath;
 use crate::message;
 use crate::readonly::ReadOnly;
 
-/// Where relative preopens outside the `/` preopen are mounted; only
-/// reachable by such a configuration, which hako never produces.
-const DETACHED_MOUNTS: &str = "/.hako-preopens";
-
-/// One host directory mounted into the virtual file system.
+/// The guest's `/`: a host directory, checked.
 #[derive(Debug, PartialEq, Eq)]
-struct Mount {
-    /// Its path in the virtual file system.
-    at: PathBuf,
+struct Root {
     /// The directory on the host, canonical.
     host: PathBuf,
-    /// Whether it refuses every change.
-    readonly: bool,
-}
-
-/// One preopened directory, as wasmer-wasix is told about it.
-#[derive(Debug, PartialEq, Eq)]
-struct Dir {
-    /// Its path in the virtual file system.
-    at: PathBuf,
-    /// The name the guest sees, unless it is `at` itself.
-    alias: Option<String>,
     /// Whether the guest may only read.
     readonly: bool,
 }
 
-/// The virtual file system and preopens of a guest, checked.
+/// The virtual file system and preopen of a guest, checked.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Plan {
-    mounts: Vec<Mount>,
-    dirs: Vec<Dir>,
-    /// The virtual path of the `.` preopen: the guest's working directory
-    /// for WASIX calls such as `getcwd`.
-    cwd: Option<PathBuf>,
+    /// `None` without any preopen: the guest gets an empty file system.
+    root: Option<Root>,
 }
 
 impl Plan {
-    /// Checks that every preopen names an existing host directory and has a
-    /// usable, unique guest name, and lays out the virtual file system.
+    /// Checks that the preopens are none, or hako's single `/` naming an
+    /// existing host directory.
     pub(crate) fn new(preopens: &[Preopen]) -> Result<Self, String> {
-        let mut names = HashSet::new();
-        let mut hosts = Vec::with_capacity(preopens.len());
-        for p in preopens {
-            if p.guest.is_empty() || p.guest.contains('\0') {
-                return Err(format!("preopen {:?}: invalid guest name", p.guest));
-            }
-            if !names.insert(p.guest.as_str()) {
-                return Err(format!("preopen {:?} is given twice", p.guest));
-            }
-            let host = std::fs::canonicalize(&p.host).map_err(|e| {
-                format!(
-                    "preopen {}: {}: {}",
-                    p.guest,
-                    p.host.display(),
-                    message::one_line(&e)
-                )
-            })?;
-            if !host.is_dir() {
+        let p = match preopens {
+            [] => return Ok(Plan { root: None }),
+            [p] if p.guest == "/" => p,
+            _ => {
+                let names: Vec<_> = preopens.iter().map(|p| p.guest.as_str()).collect();
                 return Err(format!(
-                    "preopen {}: {}: not a directory",
-                    p.guest,
-                    p.host.display()
+                    "wasmer takes a single preopen named \"/\", not {names:?}"
                 ));
             }
-            hosts.push(host);
-        }
-
-        let root = preopens.iter().position(|p| p.guest == "/");
-        let mut plan = Plan {
-            mounts: Vec::new(),
-            dirs: Vec::new(),
-            cwd: None,
         };
-        for (i, (p, host)) in preopens.iter().zip(&hosts).enumerate() {
-            let (at, alias) = if Some(i) == root {
-                plan.mount("/".into(), host, p.readonly);
-                (PathBuf::from("/"), None)
-            } else if p.guest.starts_with('/') {
-                let at = normalized(&p.guest)
-                    .ok_or_else(|| format!("preopen {:?}: invalid guest name", p.guest))?;
-                plan.mount(at.clone(), host, p.readonly);
-                (at, None)
-            } else {
-                let below_root = root.and_then(|r| {
-                    let rel = host.strip_prefix(&hosts[r]).ok()?;
-                    Some((Path::new("/").join(rel), preopens[r].readonly))
-                });
-                let at = match below_root {
-                    Some((at, root_readonly)) => {
-                        if root_readonly != p.readonly {
-                            plan.mount(at.clone(), host, p.readonly);
-                        }
-                        at
-                    }
-                    None => {
-                        let at = Path::new(DETACHED_MOUNTS).join(i.to_string());
-                        plan.mount(at.clone(), host, p.readonly);
-                        at
-                    }
-                };
-                (at, Some(p.guest.clone()))
+        let host = p.host_dir().map_err(|e| {
+            let why = match e {
+                PreopenError::Unresolved(e) => message::one_line(&e),
+                PreopenError::NotADirectory => "not a directory".into(),
             };
-            if p.guest == "." {
-                plan.cwd = Some(at.clone());
-            }
-            plan.dirs.push(Dir {
-                at,
-                alias,
+            format!("preopen {}: {}: {why}", p.guest, p.host.display())
+        })?;
+        Ok(Plan {
+            root: Some(Root {
+                host,
                 readonly: p.readonly,
-            });
-        }
-        Ok(plan)
+            }),
+        })
     }
 
-    fn mount(&mut self, at: PathBuf, host: &Path, readonly: bool) {
-        self.mounts.push(Mount {
-            at,
-            host: host.to_path_buf(),
-            readonly,
-        });
-    }
-
-    /// Gives `builder` the virtual file system (host directories, accessed
-    /// through tokio's blocking pool, hence the handle) and the preopens.
+    /// Gives `builder` the virtual file system (the host directory,
+    /// accessed through tokio's blocking pool, hence the handle) and the
+    /// preopen.
     pub(crate) fn apply(
         &self,
         builder: &mut WasiEnvBuilder,
         tokio: &tokio::runtime::Handle,
     ) -> Result<(), String> {
         let fs = MountFileSystem::new();
-        for m in &self.mounts {
-            let host: Arc<dyn FileSystem + Send + Sync> = Arc::new(
-                host_fs::FileSystem::new(tokio.clone(), &m.host)
-                    .map_err(|e| format!("{}: {}", m.host.display(), message::one_line(&e)))?,
-            );
-            // The guest stays inside the directory, as on the other engines.
-            let host: Arc<dyn FileSystem + Send + Sync> = Arc::new(
-                Beneath::new(host, &m.host)
-                    .map_err(|e| format!("{}: {}", m.host.display(), message::one_line(&e)))?,
-            );
-            let host = if m.readonly {
-                Arc::new(ReadOnly(host))
-            } else {
-                host
-            };
-            fs.mount(&m.at, host)
-                .map_err(|e| format!("mounting {}: {}", m.host.display(), message::one_line(&e)))?;
+        if let Some(root) = &self.root {
+            fs.mount(Path::new("/"), root.file_system(tokio)?)
+                .map_err(|e| {
+                    format!(
+                        "mounting {}: {}",
+                        root.host.display(),
+                        message::one_line(&e)
+                    )
+                })?;
         }
         builder.set_mount_fs(fs);
-        for d in &self.dirs {
+        if let Some(root) = &self.root {
             builder
                 .add_preopen_build(|b| {
-                    b.directory(&d.at)
+                    b.directory("/")
                         .read(true)
-                        .write(!d.readonly)
-                        .create(!d.readonly);
-                    if let Some(alias) = &d.alias {
-                        b.alias(alias);
-                    }
-                    b
+                        .write(!root.readonly)
+                        .create(!root.readonly)
                 })
                 .map_err(|e| message::one_line(&e))?;
-        }
-        if let Some(cwd) = &self.cwd {
-            builder.set_current_dir(cwd);
         }
         Ok(())
     }
 }
 
-/// `/a/./b/` as `/a/b`; `None` if the path climbs with `..`.
-fn normalized(guest: &str) -> Option<PathBuf> {
-    let mut out = PathBuf::from("/");
-    for c in Path::new(guest).components() {
-        match c {
-            Component::RootDir | Component::CurDir => {}
-            Component::Normal(part) => out.push(part),
-            Component::ParentDir | Component::Prefix(_) => return None,
-        }
+impl Root {
+    /// The host directory as the guest may use it: confined to it, and
+    /// read-only if the preopen is.
+    fn file_system(
+        &self,
+        tokio: &tokio::runtime::Handle,
+    ) -> Result<Arc<dyn FileSystem + Send + Sync>, String> {
+        let failed = |e: &dyn std::fmt::Display| {
+            format!("{}: {}", self.host.display(), message::one_line(e))
+        };
+        let host: Arc<dyn FileSystem + Send + Sync> =
+            Arc::new(host_fs::FileSystem::new(tokio.clone(), &self.host).map_err(|e| failed(&e))?);
+        // The guest stays inside the directory, as on the other engines.
+        let host: Arc<dyn FileSystem + Send + Sync> =
+            Arc::new(Beneath::new(host, &self.host).map_err(|e| failed(&e))?);
+        Ok(if self.readonly {
+            Arc::new(ReadOnly(host))
+        } else {
+            host
+        })
     }
-    Some(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasmer_wasix::virtual_fs::FsError;
 
     fn preopen(host: &Path, guest: &str, readonly: bool) -> Preopen {
         Preopen {
@@ -224,71 +137,18 @@ mod tests {
     }
 
     #[test]
-    fn dot_below_root_is_an_alias_of_its_place_in_root() {
-        let root = tempfile::tempdir().unwrap();
-        let root_path = root.path().canonicalize().unwrap();
-        std::fs::create_dir_all(root_path.join("srv/app")).unwrap();
-        let plan = Plan::new(&[
-            preopen(&root_path, "/", false),
-            preopen(&root_path.join("srv/app"), ".", true),
-        ])
-        .unwrap();
+    fn only_the_root_preopen_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Plan::new(&[]).unwrap(), Plan { root: None });
         assert_eq!(
-            plan.mounts,
-            vec![
-                Mount {
-                    at: "/".into(),
-                    host: root_path.clone(),
-                    readonly: false
-                },
-                // "." is read-only under a writable "/": a mount of its own.
-                Mount {
-                    at: "/srv/app".into(),
-                    host: root_path.join("srv/app"),
+            Plan::new(&[preopen(&dir.path().join("."), "/", true)]).unwrap(),
+            Plan {
+                root: Some(Root {
+                    host: dir.path().canonicalize().unwrap(),
                     readonly: true
-                },
-            ]
+                })
+            }
         );
-        assert_eq!(
-            plan.dirs,
-            vec![
-                Dir {
-                    at: "/".into(),
-                    alias: None,
-                    readonly: false
-                },
-                Dir {
-                    at: "/srv/app".into(),
-                    alias: Some(".".into()),
-                    readonly: true
-                },
-            ]
-        );
-        assert_eq!(plan.cwd, Some(PathBuf::from("/srv/app")));
-
-        // Same flag as "/": no mount of its own, the root mount serves it.
-        let plan = Plan::new(&[
-            preopen(&root_path, "/", true),
-            preopen(&root_path.join("srv/app"), ".", true),
-        ])
-        .unwrap();
-        assert_eq!(plan.mounts.len(), 1);
-        assert_eq!(plan.dirs[1].at, PathBuf::from("/srv/app"));
-    }
-
-    #[test]
-    fn absolute_names_are_mounted_and_others_detached() {
-        let a = tempfile::tempdir().unwrap();
-        let b = tempfile::tempdir().unwrap();
-        let plan = Plan::new(&[
-            preopen(a.path(), "/data/./x/", false),
-            preopen(b.path(), ".", false),
-        ])
-        .unwrap();
-        assert_eq!(plan.mounts[0].at, PathBuf::from("/data/x"));
-        assert_eq!(plan.dirs[0].alias, None);
-        assert_eq!(plan.mounts[1].at, PathBuf::from("/.hako-preopens/1"));
-        assert_eq!(plan.dirs[1].alias.as_deref(), Some("."));
     }
 
     #[test]
@@ -302,22 +162,51 @@ mod tests {
                 "no such file",
             ),
             (vec![preopen(&file, "/", false)], "not a directory"),
-            (vec![preopen(dir.path(), "", false)], "invalid guest name"),
-            (
-                vec![preopen(dir.path(), "/../x", false)],
-                "invalid guest name",
-            ),
+            (vec![preopen(dir.path(), ".", false)], "single preopen"),
+            (vec![preopen(dir.path(), "/data", false)], "single preopen"),
             (
                 vec![
-                    preopen(dir.path(), ".", false),
+                    preopen(dir.path(), "/", false),
                     preopen(dir.path(), ".", false),
                 ],
-                "given twice",
+                "single preopen",
             ),
         ];
         for (preopens, expected) in cases {
             let err = Plan::new(&preopens).unwrap_err();
             assert!(err.to_lowercase().contains(expected), "{err}");
+        }
+    }
+
+    /// What the guest gets is the confined directory: a symlink out of it
+    /// is refused whether or not it is read-only, and a read-only one
+    /// refuses changes.
+    #[test]
+    fn the_root_is_confined_and_read_only_when_asked() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../../../../../..", dir.path().join("up")).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for readonly in [false, true] {
+            let plan = Plan::new(&[preopen(dir.path(), "/", readonly)]).unwrap();
+            let fs = plan.root.unwrap().file_system(rt.handle()).unwrap();
+            assert_eq!(
+                fs.metadata(Path::new("/abs")).unwrap_err(),
+                FsError::PermissionDenied
+            );
+            assert_eq!(
+                fs.read_dir(Path::new("/up")).unwrap_err(),
+                FsError::PermissionDenied
+            );
+            assert!(fs.metadata(Path::new("/")).is_ok());
+            let created = fs.create_dir(Path::new("/new"));
+            assert_eq!(created.is_ok(), !readonly, "{created:?}");
+            assert_eq!(dir.path().join("new").is_dir(), !readonly);
+            let _ = std::fs::remove_dir(dir.path().join("new"));
         }
     }
 }

@@ -121,7 +121,8 @@ fn config(args: &[&str], env: &[(&str, &str)], preopens: Vec<Preopen>) -> WasiCo
     }
 }
 
-/// A container-like layout: `root` as `/`, `root/work` as `.`.
+/// A container-like layout: `root` as `/`, hako's only preopen, with a
+/// `work` directory in it.
 struct Tree {
     _dir: tempfile::TempDir,
     root: PathBuf,
@@ -136,18 +137,11 @@ impl Tree {
     }
 
     fn preopens(&self, readonly: bool) -> Vec<Preopen> {
-        vec![
-            Preopen {
-                host: self.root.clone(),
-                guest: "/".into(),
-                readonly,
-            },
-            Preopen {
-                host: self.root.join("work"),
-                guest: ".".into(),
-                readonly,
-            },
-        ]
+        vec![Preopen {
+            host: self.root.clone(),
+            guest: "/".into(),
+            readonly,
+        }]
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -287,24 +281,21 @@ fn environment_is_exactly_the_configured_one() {
 }
 
 #[test]
-fn files_through_root_and_relative_through_dot() {
+fn files_through_the_root_preopen() {
     let _serial = serial();
     let tree = Tree::new();
     std::fs::write(tree.path("in.txt"), "hello from the host").unwrap();
-    // Reads /in.txt through "/", copies it to /abs.txt through "/" and to
-    // rel.txt through "." (leaving that one open: exit must flush it).
+    // Reads /in.txt through "/", copies it to /abs.txt and to work/rel.txt
+    // (leaving that one open: exit must flush it).
     let body = format!(
         r#"(data (i32.const 256) "/")
-           (data (i32.const 260) ".")
            (data (i32.const 264) "in.txt")
            (data (i32.const 272) "abs.txt")
-           (data (i32.const 280) "rel.txt")
+           (data (i32.const 280) "work/rel.txt")
            (func (export "_start")
-             (local $root i32) (local $dot i32) (local $fd i32) (local $n i32)
+             (local $root i32) (local $fd i32) (local $n i32)
              (local.set $root (call $preopen (i32.const 256) (i32.const 1)))
-             (local.set $dot (call $preopen (i32.const 260) (i32.const 1)))
              (if (i32.lt_s (local.get $root) (i32.const 0)) (then (call $proc_exit (i32.const 20))))
-             (if (i32.lt_s (local.get $dot) (i32.const 0)) (then (call $proc_exit (i32.const 21))))
              (local.set $fd (call $open (local.get $root) (i32.const 264) (i32.const 6) (i32.const 0) (i64.const {RIGHT_READ})))
              (if (i32.lt_s (local.get $fd) (i32.const 0)) (then (call $proc_exit (i32.const 22))))
              (local.set $n (call $read (local.get $fd) (i32.const 1024) (i32.const 200)))
@@ -313,7 +304,7 @@ fn files_through_root_and_relative_through_dot() {
              (if (i32.lt_s (local.get $fd) (i32.const 0)) (then (call $proc_exit (i32.const 24))))
              (if (call $write (local.get $fd) (i32.const 1024) (local.get $n)) (then (call $proc_exit (i32.const 25))))
              (drop (call $fd_close (local.get $fd)))
-             (local.set $fd (call $open (local.get $dot) (i32.const 280) (i32.const 7) (i32.const {O_CREAT_TRUNC}) (i64.const {RIGHT_WRITE})))
+             (local.set $fd (call $open (local.get $root) (i32.const 280) (i32.const 12) (i32.const {O_CREAT_TRUNC}) (i64.const {RIGHT_WRITE})))
              (if (i32.lt_s (local.get $fd) (i32.const 0)) (then (call $proc_exit (i32.const 26))))
              (if (call $write (local.get $fd) (i32.const 1024) (local.get $n)) (then (call $proc_exit (i32.const 27)))))"#
     );
@@ -328,7 +319,6 @@ fn files_through_root_and_relative_through_dot() {
         |p: &str| std::fs::read_to_string(tree.path(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
     assert_eq!(read("abs.txt"), "hello from the host");
     assert_eq!(read("work/rel.txt"), "hello from the host");
-    assert!(!tree.path("rel.txt").exists(), "\".\" resolved to \"/\"");
 }
 
 #[test]
@@ -338,13 +328,16 @@ fn read_only_preopens_refuse_every_write() {
     std::fs::write(tree.path("ro.txt"), "original").unwrap();
     std::fs::write(tree.path("work/ro.txt"), "original").unwrap();
     // Through every preopened fd (wasmer's virtual root included): creating
-    // new.txt must fail (exit 10 otherwise), writing ro.txt must fail (11);
-    // reading ro.txt must still work (12).
+    // new.txt must fail (exit 10 otherwise), writing ro.txt must fail (11),
+    // and so must both in a subdirectory (13, 14); reading ro.txt must
+    // still work (12).
     let body = format!(
         r#"(data (i32.const 256) "new.txt")
            (data (i32.const 264) "ro.txt")
            (data (i32.const 272) "/")
            (data (i32.const 280) "x")
+           (data (i32.const 288) "work/new.txt")
+           (data (i32.const 304) "work/ro.txt")
            (func (export "_start")
              (local $dir i32) (local $fd i32)
              (local.set $dir (i32.const 3))
@@ -357,6 +350,12 @@ fn read_only_preopens_refuse_every_write() {
                  (if (i32.ge_s (local.get $fd) (i32.const 0))
                    (then (if (i32.eqz (call $write (local.get $fd) (i32.const 280) (i32.const 1)))
                      (then (call $proc_exit (i32.const 11))))))
+                 (if (i32.ge_s (call $open (local.get $dir) (i32.const 288) (i32.const 12) (i32.const {O_CREAT_TRUNC}) (i64.const {RIGHT_WRITE})) (i32.const 0))
+                   (then (call $proc_exit (i32.const 13))))
+                 (local.set $fd (call $open (local.get $dir) (i32.const 304) (i32.const 11) (i32.const 0) (i64.const {RIGHT_WRITE})))
+                 (if (i32.ge_s (local.get $fd) (i32.const 0))
+                   (then (if (i32.eqz (call $write (local.get $fd) (i32.const 280) (i32.const 1)))
+                     (then (call $proc_exit (i32.const 14))))))
                  (local.set $dir (i32.add (local.get $dir) (i32.const 1)))
                  (br $next)))
              (local.set $fd (call $open (call $preopen (i32.const 272) (i32.const 1)) (i32.const 264) (i32.const 6) (i32.const 0) (i64.const {RIGHT_READ})))
@@ -552,13 +551,31 @@ fn missing_preopen_directory_fails_at_prepare() {
     let _serial = serial();
     let tree = Tree::new();
     let mut preopens = tree.preopens(false);
-    preopens[1].host = tree.path("no-such-dir");
+    preopens[0].host = tree.path("no-such-dir");
     let err = prepare_err(
         module(r#"(func (export "_start"))"#),
         config(&["app.wasm"], &[], preopens),
     );
     assert!(matches!(err, ExecutorError::Compile { .. }), "{err:?}");
     assert!(err.to_string().contains("no-such-dir"), "{err}");
+}
+
+#[test]
+fn preopens_other_than_the_root_fail_at_prepare() {
+    let _serial = serial();
+    let tree = Tree::new();
+    let mut preopens = tree.preopens(false);
+    preopens.push(Preopen {
+        host: tree.path("work"),
+        guest: ".".into(),
+        readonly: false,
+    });
+    let err = prepare_err(
+        module(r#"(func (export "_start"))"#),
+        config(&["app.wasm"], &[], preopens),
+    );
+    assert!(matches!(err, ExecutorError::Compile { .. }), "{err:?}");
+    assert!(err.to_string().contains("single preopen"), "{err}");
 }
 
 #[test]

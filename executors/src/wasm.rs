@@ -45,6 +45,51 @@ pub struct Preopen {
     pub readonly: bool,
 }
 
+impl Preopen {
+    /// The host directory, canonical, checked to exist and be a directory:
+    /// what an engine that opens it only at `run` checks at `prepare`.
+    pub fn host_dir(&self) -> Result<PathBuf, PreopenError> {
+        let host = std::fs::canonicalize(&self.host).map_err(PreopenError::Unresolved)?;
+        if !host.is_dir() {
+            return Err(PreopenError::NotADirectory);
+        }
+        Ok(host)
+    }
+}
+
+/// Why [`Preopen::host_dir`] refused a preopen; each engine words it.
+#[derive(Debug)]
+pub enum PreopenError {
+    /// The host path does not resolve (typically: it does not exist).
+    Unresolved(std::io::Error),
+    /// The host path exists but is not a directory.
+    NotADirectory,
+}
+
+/// An entry of a [`WasiConfig`] that cannot reach the guest as a C string
+/// (an `argv` entry, or `NAME=value` in `environ`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadEntry<'a> {
+    /// An argument holding a NUL byte.
+    Arg(&'a str),
+    /// A variable (name, value) whose name is empty or holds `=` or a NUL
+    /// byte.
+    EnvName(&'a str, &'a str),
+    /// A variable (name, value) whose value holds a NUL byte.
+    EnvValue(&'a str, &'a str),
+}
+
+impl BadEntry<'_> {
+    /// Whether the entry holds a NUL byte, which no C string can carry (an
+    /// empty name, or one with `=`, is only ambiguous).
+    pub fn has_nul(&self) -> bool {
+        match self {
+            BadEntry::Arg(_) | BadEntry::EnvValue(..) => true,
+            BadEntry::EnvName(name, _) => name.contains('\0'),
+        }
+    }
+}
+
 /// The WASI view of the container, identical for every engine.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WasiConfig {
@@ -91,6 +136,30 @@ impl WasiConfig {
             preopens,
             http_addr: SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
         })
+    }
+
+    /// Every argument and variable that cannot be passed on as a C string,
+    /// in order: the arguments, then each variable's name and value.
+    pub fn bad_entries(&self) -> impl Iterator<Item = BadEntry<'_>> {
+        let args = self.args.iter().filter(|a| a.contains('\0'));
+        let env = self.env.iter().flat_map(|(k, v)| {
+            let name = k.is_empty() || k.contains(['\0', '=']);
+            let name = name.then_some(BadEntry::EnvName(k, v));
+            let value = v.contains('\0').then_some(BadEntry::EnvValue(k, v));
+            name.into_iter().chain(value)
+        });
+        args.map(|a| BadEntry::Arg(a)).chain(env)
+    }
+
+    /// Refuses the first argument or variable holding a NUL byte, as
+    /// [`ExecutorError::NulByte`] (a variable shown as `NAME=value`).
+    pub fn check_nul(&self) -> Result<(), ExecutorError> {
+        let (field, value) = match self.bad_entries().find(BadEntry::has_nul) {
+            None => return Ok(()),
+            Some(BadEntry::Arg(arg)) => ("args", arg.to_string()),
+            Some(BadEntry::EnvName(k, v) | BadEntry::EnvValue(k, v)) => ("env", format!("{k}={v}")),
+        };
+        Err(ExecutorError::NulByte { field, value })
     }
 }
 
@@ -246,6 +315,56 @@ mod tests {
                 WasiConfig::for_workload(&workload(&[(ANNOTATION_HTTP_PORT, bad)])).unwrap_err();
             assert!(err.to_string().contains(ANNOTATION_HTTP_PORT), "{err}");
         }
+    }
+
+    #[test]
+    fn bad_entries_in_order_and_nul_bytes_refused() {
+        let mut c = WasiConfig::for_workload(&workload(&[])).unwrap();
+        assert_eq!(c.bad_entries().next(), None);
+        c.check_nul().unwrap();
+        c.args.push("a\0b".into());
+        c.env = vec![
+            ("=".into(), "x".into()),
+            ("K".into(), "v\0".into()),
+            ("N\0".into(), "w".into()),
+        ];
+        assert_eq!(
+            c.bad_entries().collect::<Vec<_>>(),
+            vec![
+                BadEntry::Arg("a\0b"),
+                BadEntry::EnvName("=", "x"),
+                BadEntry::EnvValue("K", "v\0"),
+                BadEntry::EnvName("N\0", "w"),
+            ]
+        );
+        let err = c.check_nul().unwrap_err();
+        assert_eq!(err.to_string(), "process.args holds a NUL byte: \"a\\0b\"");
+        c.args.pop();
+        // An empty name or one with `=` is no NUL byte: the value after it is.
+        let err = c.check_nul().unwrap_err();
+        assert_eq!(err.to_string(), "process.env holds a NUL byte: \"K=v\\0\"");
+    }
+
+    #[test]
+    fn preopen_host_must_be_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "").unwrap();
+        let p = |host: &std::path::Path| Preopen {
+            host: host.to_path_buf(),
+            guest: "/".into(),
+            readonly: false,
+        };
+        let canonical = dir.path().canonicalize().unwrap();
+        assert_eq!(p(&dir.path().join(".")).host_dir().unwrap(), canonical);
+        assert!(matches!(
+            p(&dir.path().join("missing")).host_dir(),
+            Err(PreopenError::Unresolved(e)) if e.kind() == std::io::ErrorKind::NotFound
+        ));
+        assert!(matches!(
+            p(&file).host_dir(),
+            Err(PreopenError::NotADirectory)
+        ));
     }
 
     #[test]
