@@ -49,6 +49,7 @@ pub fn create(
     if crate::security::sealed_exe::container_may_ptrace(&bundle.spec, &[]) {
         crate::security::sealed_exe::ensure_readonly()?;
     }
+    let seccomp_filter = build_seccomp(&bundle)?;
     let process = bundle
         .spec
         .process()
@@ -157,6 +158,7 @@ pub fn create(
         extra_env,
         options: ctx.options.clone(),
         seccomp_listener,
+        seccomp_filter: std::cell::RefCell::new(seccomp_filter),
         module_cache: ctx.module_cache.clone(),
         idmapped_mounts,
         rootless: ctx.rootless,
@@ -205,15 +207,22 @@ pub fn create(
 }
 
 /// What validation (pure) leaves to the host, checked before anything is
-/// created: the LSMs the spec asks for, and whether this libseccomp can
-/// build the filter.
+/// created: the LSMs the spec asks for.
 fn check_host(bundle: &Bundle) -> Result<()> {
-    let spec = &bundle.spec;
-    crate::lsm::check(spec)?;
-    if let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        crate::seccomp::build(profile)?;
-    }
-    Ok(())
+    crate::lsm::check(&bundle.spec)
+}
+
+/// The seccomp filter, built once here by this libseccomp (a profile it
+/// cannot build fails before anything exists) and loaded by init, which
+/// inherits it across the forks.
+fn build_seccomp(bundle: &Bundle) -> Result<Option<libseccomp::ScmpFilterContext>> {
+    bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(crate::seccomp::build)
+        .transpose()
 }
 
 /// What `linux.resources` asks of this host, planned before anything is

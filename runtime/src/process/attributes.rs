@@ -66,6 +66,7 @@ pub fn apply(
     process: &Process,
     plan: &ProcessPlan,
     linux: Option<&Linux>,
+    prebuilt: Option<libseccomp::ScmpFilterContext>,
     channel: &Channel,
 ) -> Result<Seccomp> {
     if let Some(adj) = process.oom_score_adj() {
@@ -92,11 +93,11 @@ pub fn apply(
     let mut seccomp: Seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
         Some(profile) => {
             let notify = crate::seccomp::uses_notify(profile);
-            Some((
-                crate::seccomp::build(profile)?,
-                seccomp_when(nnp, notify),
-                notify,
-            ))
+            let filter = match prebuilt {
+                Some(filter) => filter,
+                None => crate::seccomp::build(profile)?,
+            };
+            Some((filter, seccomp_when(nnp, notify), notify))
         }
         None => None,
     };
@@ -159,7 +160,7 @@ mod tests {
         let plan = ProcessPlan::new(&process, None).unwrap();
         let (channel, _peer) = Channel::pair().unwrap();
         let sys = RecordingSyscall::default();
-        let seccomp = apply(&sys, &process, &plan, None, &channel).unwrap();
+        let seccomp = apply(&sys, &process, &plan, None, None, &channel).unwrap();
         assert!(seccomp.is_none());
         let calls = sys.calls();
         let drops: Vec<usize> = calls
@@ -234,7 +235,7 @@ mod tests {
         let plan = ProcessPlan::new(&process, None).unwrap();
         let (channel, _peer) = Channel::pair().unwrap();
         let sys = RecordingSyscall::default();
-        apply(&sys, &process, &plan, None, &channel).unwrap();
+        apply(&sys, &process, &plan, None, None, &channel).unwrap();
         let calls = sys.calls();
         assert!(
             calls.iter().all(|c| !matches!(

@@ -182,6 +182,7 @@ fn exec_process(cfg: &ExecConfig, channel: &Channel) -> Result<()> {
             hako_fds,
             preserved_fds: cfg.preserved_fds,
             module_cache: false,
+            seccomp_filter: None,
         },
         channel,
     )?;

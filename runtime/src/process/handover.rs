@@ -41,6 +41,9 @@ pub struct Handover<'a> {
     /// Whether compiled modules go through hako's cache (init with a
     /// cache; `exec` compiles without one).
     pub module_cache: bool,
+    /// The seccomp filter, if hako built it already (else it is built
+    /// from the profile here).
+    pub seccomp_filter: Option<libseccomp::ScmpFilterContext>,
 }
 
 /// A prepared workload, waiting to be run.
@@ -68,6 +71,7 @@ pub fn arm(h: Handover<'_>, channel: &Channel) -> Result<Armed> {
         h.process,
         h.plan,
         h.linux,
+        h.seccomp_filter,
         channel,
     )?;
     let prepared = crate::engines::chain().prepare(&h.workload)?;

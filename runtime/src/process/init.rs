@@ -109,6 +109,7 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
             hako_fds,
             preserved_fds: cfg.preserved_fds,
             module_cache: cfg.module_cache.is_some(),
+            seccomp_filter: cfg.seccomp_filter.borrow_mut().take(),
         },
         channel,
     )?;

@@ -58,6 +58,9 @@ pub struct InitConfig {
     /// The connection to `linux.seccomp.listenerPath`, for a profile that
     /// notifies.
     pub seccomp_listener: Option<OwnedFd>,
+    /// The seccomp filter `create` built; init takes it (the processes
+    /// are single-threaded, and each has its own copy after fork).
+    pub seccomp_filter: std::cell::RefCell<Option<libseccomp::ScmpFilterContext>>,
     /// The compiled-module cache directory, if caching is on.
     pub module_cache: Option<std::path::PathBuf>,
     /// Id-mapped mounts prepared on the host, by index in `mounts`.
