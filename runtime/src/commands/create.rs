@@ -43,52 +43,7 @@ pub fn create(
     bundle: Bundle,
     console: Option<OwnedFd>,
 ) -> Result<Created> {
-    check_host(&bundle)?;
-    // Before anything exists or is connected: the re-executed hako starts
-    // over from the command line.
-    if crate::security::sealed_exe::container_may_ptrace(&bundle.spec, &[]) {
-        crate::security::sealed_exe::ensure_readonly()?;
-    }
-    let seccomp_filter = build_seccomp(&bundle)?;
-    let process = bundle
-        .spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Error::invalid("process must be set"))?;
-    let console = match (console, &args.console_socket) {
-        (Some(fd), _) => Some(fd),
-        (None, Some(path)) => Some(connect(path)?),
-        (None, None) => None,
-    };
-    crate::engines::preload(&crate::spec::annotations(&bundle.spec), &ctx.options)?;
-    let seccomp_listener = seccomp_listener(&bundle)?;
-    let terminal = process.terminal().unwrap_or(false);
-    if terminal && console.is_none() {
-        return Err(Error::invalid(
-            "process.terminal is set: --console-socket is required",
-        ));
-    }
-    let listen_fds = crate::process::fds::listen_fds();
-    let preserved = listen_fds + args.preserve_fds as i32;
-    let mut extra_env = Vec::new();
-    if listen_fds > 0 {
-        extra_env.push(format!("LISTEN_FDS={listen_fds}"));
-        extra_env.push("LISTEN_PID=1".to_string());
-    }
-
-    // Descriptors only: nothing to clean up if a later step fails.
-    let idmapped_mounts = bundle
-        .plan
-        .idmapped
-        .iter()
-        .map(|p| {
-            Ok((
-                p.index,
-                crate::rootfs::idmapped::prepare(&crate::syscall::LinuxSyscall, p)?,
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
-
+    let before = before_anything_exists(ctx, args, &bundle, console)?;
     // From here on something exists; the guard removes it on failure.
     let dir = ctx.store.claim(&args.id)?;
     let mut guard = Guard {
@@ -112,6 +67,136 @@ pub fn create(
         guard.host_bind = true;
         bundle.rootfs = crate::rootfs::host_bind::bind(&bundle.rootfs, dir.path())?;
     }
+    let cgroups = claim_cgroups(ctx, args, &bundle, dir, &mut guard.cgroups)?;
+    let resources = plan_resources(ctx, &bundle, &cgroups)?;
+    dir.save_spec(&bundle.spec)?;
+
+    let gate = crate::process::init::StartGate::open(&dir.fifo())?;
+    let mut cfg = InitConfig {
+        id: args.id.clone(),
+        bundle,
+        cgroups,
+        gate: Some(gate),
+        console_socket: before.console,
+        no_pivot: args.no_pivot,
+        no_new_keyring: args.no_new_keyring,
+        preserved_fds: before.preserved_fds,
+        extra_env: before.extra_env,
+        options: ctx.options.clone(),
+        seccomp_listener: before.seccomp_listener,
+        seccomp_filter: std::cell::RefCell::new(before.seccomp_filter),
+        module_cache: ctx.module_cache.clone(),
+        idmapped_mounts: before.idmapped_mounts,
+        rootless: ctx.rootless,
+    };
+    // Limits go on once init is the cgroup's only process (launcher).
+    let launched = launcher::launch(&cfg, &mut |_| {
+        apply_resources(ctx, resources.as_ref(), &cfg.cgroups)
+    });
+    // hako's copy of the fifo must go: `start` detects a dead init by the
+    // fifo having no reader.
+    drop(cfg.gate.take());
+    let launched = launched.map_err(|e| explain_oom(e, &cfg.cgroups))?;
+    let pid = launched.pid;
+    guard.pid = Some(pid);
+    let state = container_state(&args.id, &cfg, rootfs, launched.pid, launched.engine)?;
+    dir.save(&state)?;
+    if let Some(pid_file) = &args.pid_file {
+        crate::container::pid_file::write(pid_file, pid)?;
+    }
+    tracing::info!(
+        id = %args.id,
+        pid,
+        engine = %state.annotations[ENGINE_ANNOTATION],
+        "container created"
+    );
+    Ok(Created {
+        dir: guard.disarm(),
+        state,
+    })
+}
+
+/// What `create` gathers before anything exists: nothing here needs
+/// cleaning up if a later step fails.
+struct BeforeCreate {
+    console: Option<OwnedFd>,
+    seccomp_listener: Option<OwnedFd>,
+    seccomp_filter: Option<libseccomp::ScmpFilterContext>,
+    preserved_fds: i32,
+    extra_env: Vec<String>,
+    idmapped_mounts: Vec<(usize, OwnedFd)>,
+}
+
+/// Host checks, the read-only binary for a container that may ptrace
+/// hako, the seccomp filter, the console and seccomp agent connections,
+/// the engine, socket activation and the id-mapped mount clones.
+fn before_anything_exists(
+    ctx: &Ctx,
+    args: &CreateArgs,
+    bundle: &Bundle,
+    console: Option<OwnedFd>,
+) -> Result<BeforeCreate> {
+    check_host(bundle)?;
+    // Before anything exists or is connected: the re-executed hako starts
+    // over from the command line.
+    if crate::security::sealed_exe::container_may_ptrace(&bundle.spec, &[]) {
+        crate::security::sealed_exe::ensure_readonly()?;
+    }
+    let seccomp_filter = build_seccomp(bundle)?;
+    let process = bundle
+        .spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::invalid("process must be set"))?;
+    let console = match (console, &args.console_socket) {
+        (Some(fd), _) => Some(fd),
+        (None, Some(path)) => Some(connect(path)?),
+        (None, None) => None,
+    };
+    crate::engines::preload(&crate::spec::annotations(&bundle.spec), &ctx.options)?;
+    let seccomp_listener = seccomp_listener(bundle)?;
+    if process.terminal().unwrap_or(false) && console.is_none() {
+        return Err(Error::invalid(
+            "process.terminal is set: --console-socket is required",
+        ));
+    }
+    let listen_fds = crate::process::fds::listen_fds();
+    let mut extra_env = Vec::new();
+    if listen_fds > 0 {
+        extra_env.push(format!("LISTEN_FDS={listen_fds}"));
+        extra_env.push("LISTEN_PID=1".to_string());
+    }
+    let idmapped_mounts = bundle
+        .plan
+        .idmapped
+        .iter()
+        .map(|p| {
+            Ok((
+                p.index,
+                crate::rootfs::idmapped::prepare(&crate::syscall::LinuxSyscall, p)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(BeforeCreate {
+        console,
+        seccomp_listener,
+        seccomp_filter,
+        preserved_fds: listen_fds + args.preserve_fds as i32,
+        extra_env,
+        idmapped_mounts,
+    })
+}
+
+/// Resolves the container's cgroup, refuses one that is occupied or
+/// frozen, records it (so a killed create can be cleaned up) and makes it;
+/// `owned` is the guard's, which removes it if create fails later.
+fn claim_cgroups(
+    ctx: &Ctx,
+    args: &CreateArgs,
+    bundle: &Bundle,
+    dir: &ContainerDir,
+    owned: &mut Option<CgroupSet>,
+) -> Result<CgroupSet> {
     let spec_cgroups = bundle
         .spec
         .linux()
@@ -137,44 +222,25 @@ pub fn create(
             "linux.cgroupsPath: the container's cgroup exists and is frozen",
         ));
     }
+    // From here the guard removes them if create fails.
     dir.save_pending_cgroups(&cgroups)?;
-    guard.cgroups = Some(cgroups.clone());
+    *owned = Some(cgroups.clone());
     let created = cgroups.manager().create(ctx.rootless)?;
     cgroups.dirs = created;
-    guard.cgroups = Some(cgroups.clone());
-    let resources = plan_resources(ctx, &bundle, &cgroups)?;
-    dir.save_spec(&bundle.spec)?;
+    *owned = Some(cgroups.clone());
+    Ok(cgroups)
+}
 
-    let gate = crate::process::init::StartGate::open(&dir.fifo())?;
-    let mut cfg = InitConfig {
-        id: args.id.clone(),
-        bundle,
-        cgroups,
-        gate: Some(gate),
-        console_socket: console,
-        no_pivot: args.no_pivot,
-        no_new_keyring: args.no_new_keyring,
-        preserved_fds: preserved,
-        extra_env,
-        options: ctx.options.clone(),
-        seccomp_listener,
-        seccomp_filter: std::cell::RefCell::new(seccomp_filter),
-        module_cache: ctx.module_cache.clone(),
-        idmapped_mounts,
-        rootless: ctx.rootless,
-    };
-    // Limits go on once init is the cgroup's only process (launcher).
-    let launched = launcher::launch(&cfg, &mut |_| {
-        apply_resources(ctx, resources.as_ref(), &cfg.cgroups)
-    });
-    // hako's copy of the fifo must go: `start` detects a dead init by the
-    // fifo having no reader.
-    drop(cfg.gate.take());
-    let launched = launched.map_err(|e| explain_oom(e, &cfg.cgroups))?;
-    let pid = launched.pid;
-    guard.pid = Some(pid);
-    let state = ContainerState {
-        id: args.id.clone(),
+/// The state of a container whose init `pid` is ready.
+fn container_state(
+    id: &str,
+    cfg: &InitConfig,
+    rootfs: std::path::PathBuf,
+    pid: i32,
+    engine: Option<String>,
+) -> Result<ContainerState> {
+    Ok(ContainerState {
+        id: id.to_string(),
         pid,
         pid_start: crate::process::proc::start_time(pid)
             .ok_or_else(|| Error::Child("container init exited right after creation".into()))?,
@@ -182,27 +248,13 @@ pub fn create(
         rootfs,
         created: state::now_rfc3339(),
         owner: String::new(),
-        annotations: with_engine(crate::spec::annotations(&cfg.bundle.spec), launched.engine),
+        annotations: with_engine(crate::spec::annotations(&cfg.bundle.spec), engine),
         cgroups: cfg.cgroups.clone(),
         own_pid_ns: cfg
             .bundle
             .plan
             .namespaces
             .has(oci_spec::runtime::LinuxNamespaceType::Pid),
-    };
-    dir.save(&state)?;
-    if let Some(pid_file) = &args.pid_file {
-        crate::container::pid_file::write(pid_file, pid)?;
-    }
-    tracing::info!(
-        id = %args.id,
-        pid,
-        engine = %state.annotations[ENGINE_ANNOTATION],
-        "container created"
-    );
-    Ok(Created {
-        dir: guard.disarm(),
-        state,
     })
 }
 

@@ -31,6 +31,60 @@ pub fn validate(spec: &Spec, bundle: &Path) -> std::result::Result<Plan, String>
             process.cwd()
         ));
     }
+    check_namespaces(spec)?;
+    let linux = spec.linux().as_ref();
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
+        && !has_namespace(spec, LinuxNamespaceType::Uts)
+    {
+        return Err("hostname needs a uts namespace in linux.namespaces".into());
+    }
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty())
+        && !has_namespace(spec, LinuxNamespaceType::Uts)
+    {
+        return Err("domainname needs a uts namespace in linux.namespaces".into());
+    }
+    if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
+        let mut keys: Vec<_> = sysctl.keys().collect();
+        keys.sort();
+        for key in keys {
+            check_sysctl(spec, key)?;
+        }
+    }
+    let process_plan = ProcessPlan::new(process, linux)?;
+    check_deadline_and_hooks(spec, process)?;
+    let net_moves = crate::net::devices::plan(spec)?;
+    let idmapped = crate::rootfs::idmapped::plan(spec, bundle)?;
+    if linux
+        .and_then(|l| l.personality().as_ref())
+        .and_then(|p| p.flags().as_ref())
+        .is_some_and(|f| !f.is_empty())
+    {
+        tracing::warn!("linux.personality.flags are not supported and are ignored");
+    }
+    if let Some(prop) = linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        crate::rootfs::options::propagation(prop)
+            .ok_or_else(|| format!("linux.rootfsPropagation: unknown value {prop:?}"))?;
+    }
+    if linux.is_some_and(|l| l.intel_rdt().is_some()) {
+        return Err("linux.intelRdt: Intel RDT (resctrl) is not supported by hako".into());
+    }
+    // Init makes the nodes (with the defaults, unless a /dev is bound in).
+    crate::rootfs::devices::plan(spec, false)?;
+    let device_rules =
+        crate::cgroups::resources::devices::rules(spec).map_err(|e| e.to_string())?;
+    check_mounts(spec)?;
+    Ok(Plan {
+        namespaces: crate::namespaces::NamespacePlan::from_spec(spec),
+        process: process_plan,
+        device_rules,
+        idmapped,
+        net_moves,
+    })
+}
+
+/// `linux.namespaces` (no duplicates, absolute paths) and the id mappings
+/// a new user namespace needs (and only it may have).
+fn check_namespaces(spec: &Spec) -> std::result::Result<(), String> {
     let mut seen = HashSet::new();
     for ns in namespaces(spec) {
         if !seen.insert(ns.typ()) {
@@ -75,38 +129,12 @@ pub fn validate(spec: &Spec, bundle: &Path) -> std::result::Result<Plan, String>
             "linux.uidMappings/gidMappings need a new user namespace in linux.namespaces".into(),
         );
     }
-    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
-        && !has_namespace(spec, LinuxNamespaceType::Uts)
-    {
-        return Err("hostname needs a uts namespace in linux.namespaces".into());
-    }
-    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty())
-        && !has_namespace(spec, LinuxNamespaceType::Uts)
-    {
-        return Err("domainname needs a uts namespace in linux.namespaces".into());
-    }
-    if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
-        let mut keys: Vec<_> = sysctl.keys().collect();
-        keys.sort();
-        for key in keys {
-            check_sysctl(spec, key)?;
-        }
-    }
-    let process_plan = ProcessPlan::new(process, linux)?;
-    check_deadline_and_hooks(spec, process)?;
-    let net_moves = crate::net::devices::plan(spec)?;
-    let idmapped = crate::rootfs::idmapped::plan(spec, bundle)?;
-    if linux
-        .and_then(|l| l.personality().as_ref())
-        .and_then(|p| p.flags().as_ref())
-        .is_some_and(|f| !f.is_empty())
-    {
-        tracing::warn!("linux.personality.flags are not supported and are ignored");
-    }
-    if let Some(prop) = linux.and_then(|l| l.rootfs_propagation().as_deref()) {
-        crate::rootfs::options::propagation(prop)
-            .ok_or_else(|| format!("linux.rootfsPropagation: unknown value {prop:?}"))?;
-    }
+    Ok(())
+}
+
+/// Every mount: a destination, options hako can pass on, and nothing but
+/// procfs (or a bind) on /proc.
+fn check_mounts(spec: &Spec) -> std::result::Result<(), String> {
     for (i, m) in spec
         .mounts()
         .as_deref()
@@ -118,13 +146,6 @@ pub fn validate(spec: &Spec, bundle: &Path) -> std::result::Result<Plan, String>
             return Err(format!("mounts[{i}].destination must not be empty"));
         }
     }
-    if linux.is_some_and(|l| l.intel_rdt().is_some()) {
-        return Err("linux.intelRdt: Intel RDT (resctrl) is not supported by hako".into());
-    }
-    // Init makes the nodes (with the defaults, unless a /dev is bound in).
-    crate::rootfs::devices::plan(spec, false)?;
-    let device_rules =
-        crate::cgroups::resources::devices::rules(spec).map_err(|e| e.to_string())?;
     for m in spec.mounts().as_deref().unwrap_or_default() {
         let dest = crate::rootfs::mounts::clean_destination(m.destination());
         crate::rootfs::options::parse(m.options().as_deref().unwrap_or_default())
@@ -132,13 +153,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> std::result::Result<Plan, String>
         crate::rootfs::mounts::check_proc_destination(&dest, m.typ().as_deref().unwrap_or(""))
             .map_err(|e| format!("mounts ({}): {e}", dest.display()))?;
     }
-    Ok(Plan {
-        namespaces: crate::namespaces::NamespacePlan::from_spec(spec),
-        process: process_plan,
-        device_rules,
-        idmapped,
-        net_moves,
-    })
+    Ok(())
 }
 
 /// A SCHED_DEADLINE task cannot fork (unless its children reset the
