@@ -2,6 +2,13 @@
 
 use std::path::Path;
 
+/// Reads a cgroup file, trimmed; `None` if it cannot be read.
+pub fn read(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
 /// Writes `value` to a cgroup file. cgroupfs answers an attempt to create
 /// a file it lacks with EACCES; such a file is reported as missing ("no
 /// such file or directory", as runc says), not as a permission problem.

@@ -1,7 +1,6 @@
 //! Freezing a container's cgroup (`pause` / `resume`).
 
-use std::path::Path;
-
+use super::file::read;
 use super::hierarchy::Version;
 use super::set::CgroupSet;
 
@@ -23,24 +22,12 @@ pub fn is_frozen(set: &CgroupSet) -> bool {
     false
 }
 
-fn read(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_string())
-}
-
 /// The file and values that freeze a cgroup on its version.
 fn control(set: &CgroupSet) -> Option<(std::path::PathBuf, &'static str, &'static str)> {
-    if let Some(dir) = set
-        .dirs
-        .iter()
-        .find(|d| d.version == Version::V1 && d.controllers.iter().any(|c| c == "freezer"))
-    {
+    if let Some(dir) = set.v1_dir("freezer") {
         return Some((dir.path.join("freezer.state"), "FROZEN", "THAWED"));
     }
-    set.dirs
-        .iter()
-        .find(|d| d.version == Version::V2)
+    set.v2_dir()
         .map(|d| (d.path.join("cgroup.freeze"), "1", "0"))
 }
 

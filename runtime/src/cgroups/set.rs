@@ -192,9 +192,7 @@ impl CgroupSet {
         // Every hierarchy tracks every process; v2 (or pids, freezer) is
         // the one that always exists, but any will do.
         let dir = self
-            .dirs
-            .iter()
-            .find(|d| d.version == Version::V2)
+            .v2_dir()
             .or_else(|| self.dirs.first())
             .ok_or_else(|| Error::invalid("the container has no cgroup"))?;
         let mut pids = Vec::new();
@@ -216,11 +214,21 @@ impl CgroupSet {
         first_err.map_or(Ok(()), Err)
     }
 
-    /// Whether a v1 hierarchy with this controller is part of the set.
-    pub fn has_v1(&self, controller: &str) -> bool {
+    /// The directory of the v1 hierarchy that has `controller`.
+    pub fn v1_dir(&self, controller: &str) -> Option<&CgroupDir> {
         self.dirs
             .iter()
-            .any(|d| d.version == Version::V1 && d.controllers.iter().any(|c| c == controller))
+            .find(|d| d.version == Version::V1 && d.controllers.iter().any(|c| c == controller))
+    }
+
+    /// The directory in the cgroup v2 tree.
+    pub fn v2_dir(&self) -> Option<&CgroupDir> {
+        self.dirs.iter().find(|d| d.version == Version::V2)
+    }
+
+    /// Whether a v1 hierarchy with this controller is part of the set.
+    pub fn has_v1(&self, controller: &str) -> bool {
+        self.v1_dir(controller).is_some()
     }
 
     /// The first existing directory that already holds processes, and how

@@ -46,10 +46,10 @@ impl Write {
 
 /// The directory that holds a controller's files.
 fn dir_for<'a>(set: &'a CgroupSet, controller: &str, version: Version) -> Option<&'a CgroupDir> {
-    set.dirs.iter().find(|d| match version {
-        Version::V1 => d.version == Version::V1 && d.controllers.iter().any(|c| c == controller),
-        Version::V2 => d.version == Version::V2,
-    })
+    match version {
+        Version::V1 => set.v1_dir(controller),
+        Version::V2 => set.v2_dir(),
+    }
 }
 
 /// Every write the resources need on this host, in order.

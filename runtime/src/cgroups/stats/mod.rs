@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::file::read;
 use super::hierarchy::Version;
 use super::set::CgroupSet;
 
@@ -13,12 +14,6 @@ mod hugetlb;
 mod types;
 
 pub use types::*;
-
-fn read(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_string())
-}
 
 fn num(path: &Path) -> u64 {
     read(path)
@@ -43,10 +38,8 @@ pub fn keyed(text: &str) -> BTreeMap<String, u64> {
 }
 
 fn dir(set: &CgroupSet, controller: &str) -> Option<(Version, std::path::PathBuf)> {
-    set.dirs
-        .iter()
-        .find(|d| d.version == Version::V1 && d.controllers.iter().any(|c| c == controller))
-        .or_else(|| set.dirs.iter().find(|d| d.version == Version::V2))
+    set.v1_dir(controller)
+        .or_else(|| set.v2_dir())
         .map(|d| (d.version, d.path.clone()))
 }
 
