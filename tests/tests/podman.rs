@@ -182,14 +182,16 @@ fn podman_pause_and_unpause_keep_a_wasm_guest_running() {
                 "--network",
                 "none",
                 "--env",
-                "HELLO_SLEEP=4",
+                "HELLO_SLEEP=15",
                 "--annotation",
                 &format!("run.oci.handler={engine}"),
                 "localhost/hako-test/hello-wasm",
             ],
         );
         assert_eq!(code, 0, "{engine}: {err}");
-        // Into the sleep: the greeting is printed before it.
+        // Into the sleep: the greeting is printed before it. The sleep is
+        // long enough for slow hosts (the test VM runs under TCG, where
+        // each podman command takes seconds) to pause it before it ends.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while !p
             .run("podman", &["logs", &name])
