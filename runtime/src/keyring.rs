@@ -2,20 +2,34 @@
 //! the host's (runc's default; `--no-new-keyring` skips it).
 
 use crate::error::{Context, Result};
-
-const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+use crate::syscall::Syscall;
 
 /// Joins a new anonymous-per-container session keyring `_ses.<id>`.
 /// Kernels or sandboxes without keyctl are tolerated, as in runc.
-pub fn join_new(id: &str) -> Result<()> {
-    let name = std::ffi::CString::new(format!("_ses.{id}")).expect("ids hold no NUL");
-    // SAFETY: keyctl(JOIN_SESSION_KEYRING, name) reads a valid C string.
-    let rc = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
-    match nix::errno::Errno::result(rc) {
-        Ok(_)
+pub fn join_new(sys: &dyn Syscall, id: &str) -> Result<()> {
+    match sys.join_session_keyring(&format!("_ses.{id}")) {
+        Ok(())
         | Err(nix::errno::Errno::ENOSYS)
         | Err(nix::errno::Errno::EPERM)
         | Err(nix::errno::Errno::EACCES) => Ok(()),
         Err(e) => Err(e).ctx(|| "joining a new session keyring".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syscall::{Call, RecordingSyscall};
+
+    #[test]
+    fn the_keyring_is_named_after_the_container() {
+        let sys = RecordingSyscall::default();
+        join_new(&sys, "c1").unwrap();
+        assert_eq!(
+            sys.calls(),
+            vec![Call::JoinSessionKeyring {
+                name: "_ses.c1".into()
+            }]
+        );
     }
 }

@@ -17,44 +17,14 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
     let dir = ctx.store.open(&args.id, Lock::Shared)?;
     let state = dir.load()?;
     let spec = dir.load_spec()?;
-    let status = crate::container::status(&dir, &state);
-    match status {
-        Status::Running | Status::Created => {}
-        Status::Paused if args.ignore_paused => {}
-        Status::Paused => {
-            return Err(Error::State {
-                id: args.id.clone(),
-                status,
-                action: "resume it or use --ignore-paused".into(),
-            })
-        }
-        Status::Stopped => {
-            return Err(Error::State {
-                id: args.id.clone(),
-                status,
-                action: "cannot exec in a stopped container".into(),
-            })
-        }
-    }
+    may_exec(args, crate::container::status(&dir, &state))?;
     let process = process_for(args, &spec)?;
     // Everything of the process that can be refused, before any fork.
     let plan =
         crate::spec::ProcessPlan::new(&process, spec.linux().as_ref()).map_err(Error::invalid)?;
     // Before anything is connected or forked (the lock goes with the
     // exec and is taken again).
-    let asked: Vec<_> = process
-        .capabilities()
-        .iter()
-        .flat_map(|c| {
-            [c.bounding(), c.effective(), c.permitted()]
-                .into_iter()
-                .flatten()
-                .flat_map(|set| set.iter().copied())
-        })
-        .collect();
-    if crate::security::sealed_exe::container_may_ptrace(&spec, &asked) {
-        crate::security::sealed_exe::ensure_readonly()?;
-    }
+    seal_if_ptraceable(&spec, &process)?;
     let requests = args
         .cgroup
         .iter()
@@ -66,21 +36,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
     if terminal && args.console_socket.is_none() && args.detach {
         return Err(Error::invalid("--tty with --detach needs --console-socket"));
     }
-    // In the foreground without a console socket hako holds the pty.
-    let mut own_console = None;
-    let console_socket = match &args.console_socket {
-        Some(path) => {
-            Some(OwnedFd::from(UnixStream::connect(path).ctx(|| {
-                format!("connecting to console socket {}", path.display())
-            })?))
-        }
-        None if terminal => {
-            let (ours, theirs) = crate::process::tty::socket_pair()?;
-            own_console = Some(ours);
-            Some(theirs)
-        }
-        None => None,
-    };
+    let (own_console, console_socket) = console(args, terminal)?;
     let cfg = ExecConfig {
         init_pid: state.pid,
         process,
@@ -114,6 +70,58 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32> {
         p.finish();
     }
     Ok(code)
+}
+
+/// Whether a container in `status` takes an exec.
+fn may_exec(args: &ExecArgs, status: Status) -> Result<()> {
+    let action = match status {
+        Status::Running | Status::Created => return Ok(()),
+        Status::Paused if args.ignore_paused => return Ok(()),
+        Status::Paused => "resume it or use --ignore-paused",
+        Status::Stopped => "cannot exec in a stopped container",
+    };
+    Err(Error::State {
+        id: args.id.clone(),
+        status,
+        action: action.into(),
+    })
+}
+
+/// Re-executes hako from a read-only view of its binary when the
+/// container, or this process's capabilities, may ptrace it.
+fn seal_if_ptraceable(spec: &oci_spec::runtime::Spec, process: &Process) -> Result<()> {
+    let asked: Vec<_> = process
+        .capabilities()
+        .iter()
+        .flat_map(|c| {
+            [c.bounding(), c.effective(), c.permitted()]
+                .into_iter()
+                .flatten()
+                .flat_map(|set| set.iter().copied())
+        })
+        .collect();
+    if crate::security::sealed_exe::container_may_ptrace(spec, &asked) {
+        crate::security::sealed_exe::ensure_readonly()?;
+    }
+    Ok(())
+}
+
+/// The console: `--console-socket` connected, or in the foreground
+/// without one a pty pair whose first end hako keeps (`own`) and whose
+/// second goes to the process.
+fn console(args: &ExecArgs, terminal: bool) -> Result<(Option<UnixStream>, Option<OwnedFd>)> {
+    match &args.console_socket {
+        Some(path) => {
+            let stream = UnixStream::connect(path)
+                .ctx(|| format!("connecting to console socket {}", path.display()))?;
+            Ok((None, Some(OwnedFd::from(stream))))
+        }
+        None if terminal => {
+            let (ours, theirs) = crate::process::tty::socket_pair()?;
+            Ok((Some(ours), Some(theirs)))
+        }
+        None => Ok((None, None)),
+    }
 }
 
 /// The process to run: `--process`, or the container's process with the

@@ -92,10 +92,10 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::invalid("process must be set"))?;
-    new_session()?;
+    new_session(&LinuxSyscall)?;
     network(cfg, channel)?;
     if !cfg.no_new_keyring {
-        crate::keyring::join_new(&cfg.id)?;
+        crate::keyring::join_new(&LinuxSyscall, &cfg.id)?;
     }
     filesystem(cfg, channel, process)?;
     identity(&LinuxSyscall, spec)?;
@@ -135,11 +135,11 @@ fn wait_for_resources(channel: &Channel) -> Result<()> {
 
 /// Signals blocked by `hako run` for forwarding must not stay blocked;
 /// init leads a session of its own.
-fn new_session() -> Result<()> {
+fn new_session(sys: &dyn Syscall) -> Result<()> {
     SigSet::empty()
         .thread_set_mask()
         .ctx(|| "resetting the signal mask".into())?;
-    nix::unistd::setsid().ctx(|| "setsid".into())?;
+    sys.setsid().ctx(|| "setsid".into())?;
     Ok(())
 }
 

@@ -90,6 +90,10 @@ pub trait Syscall {
     fn setns(&self, fd: BorrowedFd<'_>, nstype: CloneFlags) -> nix::Result<()>;
     /// unshare(2).
     fn unshare(&self, flags: CloneFlags) -> nix::Result<()>;
+    /// setsid(2).
+    fn setsid(&self) -> nix::Result<()>;
+    /// keyctl(KEYCTL_JOIN_SESSION_KEYRING): a new session keyring `name`.
+    fn join_session_keyring(&self, name: &str) -> nix::Result<()>;
     /// open_tree(2) with OPEN_TREE_CLONE: a detached copy of the mount at
     /// `path` (with the mounts below it when `recursive`).
     fn open_tree(&self, path: &Path, recursive: bool) -> nix::Result<OwnedFd>;
@@ -279,6 +283,14 @@ impl Syscall for LinuxSyscall {
 
     fn unshare(&self, flags: CloneFlags) -> nix::Result<()> {
         nix::sched::unshare(flags)
+    }
+
+    fn setsid(&self) -> nix::Result<()> {
+        nix::unistd::setsid().map(drop)
+    }
+
+    fn join_session_keyring(&self, name: &str) -> nix::Result<()> {
+        process::join_session_keyring(name)
     }
 
     fn open_tree(&self, path: &Path, recursive: bool) -> nix::Result<OwnedFd> {

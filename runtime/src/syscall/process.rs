@@ -66,3 +66,12 @@ pub fn setdomainname(name: &str) -> nix::Result<()> {
     let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
     nix::errno::Errno::result(rc).map(drop)
 }
+
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, name).
+pub fn join_session_keyring(name: &str) -> nix::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let name = std::ffi::CString::new(name).map_err(|_| nix::errno::Errno::EINVAL)?;
+    // SAFETY: keyctl(JOIN_SESSION_KEYRING, name) reads a valid C string.
+    let rc = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    nix::errno::Errno::result(rc).map(drop)
+}

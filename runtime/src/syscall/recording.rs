@@ -78,6 +78,10 @@ pub enum Call {
     Setns { ns: PathBuf, nstype: CloneFlags },
     /// unshare(2).
     Unshare { flags: CloneFlags },
+    /// setsid(2).
+    Setsid,
+    /// keyctl(KEYCTL_JOIN_SESSION_KEYRING).
+    JoinSessionKeyring { name: String },
     /// open_tree(2).
     OpenTree { path: PathBuf, recursive: bool },
     /// mount_setattr(2) on a detached tree: the attributes set, and whether
@@ -310,6 +314,16 @@ impl Syscall for RecordingSyscall {
 
     fn unshare(&self, flags: CloneFlags) -> nix::Result<()> {
         self.record(Call::Unshare { flags });
+        Ok(())
+    }
+
+    fn setsid(&self) -> nix::Result<()> {
+        self.record(Call::Setsid);
+        Ok(())
+    }
+
+    fn join_session_keyring(&self, name: &str) -> nix::Result<()> {
+        self.record(Call::JoinSessionKeyring { name: name.into() });
         Ok(())
     }
 
