@@ -26,6 +26,26 @@ pub enum Layout {
     Unified,
 }
 
+impl Layout {
+    /// The layout of hierarchies of these versions, or `None` when there
+    /// are none.
+    pub fn of(versions: impl IntoIterator<Item = Version>) -> Option<Layout> {
+        let (mut v1, mut v2) = (false, false);
+        for v in versions {
+            match v {
+                Version::V1 => v1 = true,
+                Version::V2 => v2 = true,
+            }
+        }
+        match (v1, v2) {
+            (true, true) => Some(Layout::Hybrid),
+            (true, false) => Some(Layout::Legacy),
+            (false, true) => Some(Layout::Unified),
+            (false, false) => None,
+        }
+    }
+}
+
 /// One mounted hierarchy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hierarchy {
@@ -37,17 +57,6 @@ pub struct Hierarchy {
     pub mount_point: PathBuf,
     /// The cgroup shown at the mount point (mountinfo's root field).
     pub root: PathBuf,
-}
-
-impl Hierarchy {
-    /// The directory name runc and podman use for it inside a container's
-    /// `/sys/fs/cgroup`: the mount point's last component.
-    pub fn name(&self) -> String {
-        self.mount_point
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    }
 }
 
 const V1_CONTROLLERS: &[&str] = &[
@@ -108,22 +117,14 @@ pub fn discover(mounts: &[MountInfo]) -> Vec<Hierarchy> {
     out
 }
 
-/// The host's layout, or `None` when no cgroup filesystem is mounted.
-pub fn layout(hierarchies: &[Hierarchy]) -> Option<Layout> {
-    let v1 = hierarchies.iter().any(|h| h.version == Version::V1);
-    let v2 = hierarchies.iter().any(|h| h.version == Version::V2);
-    match (v1, v2) {
-        (true, true) => Some(Layout::Hybrid),
-        (true, false) => Some(Layout::Legacy),
-        (false, true) => Some(Layout::Unified),
-        (false, false) => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::mountinfo::parse;
+
+    fn layout(hierarchies: &[Hierarchy]) -> Option<Layout> {
+        Layout::of(hierarchies.iter().map(|h| h.version))
+    }
 
     const HYBRID: &str = "\
 24 1 0:22 / /sys rw - sysfs sysfs rw
@@ -141,7 +142,10 @@ mod tests {
         let h = discover(&parse(HYBRID));
         let names: Vec<_> = h
             .iter()
-            .map(|h| (h.version, h.controllers.join(","), h.name()))
+            .map(|h| {
+                let name = h.mount_point.file_name().unwrap().to_string_lossy();
+                (h.version, h.controllers.join(","), name.into_owned())
+            })
             .collect();
         assert_eq!(
             names,

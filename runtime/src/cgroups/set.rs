@@ -125,14 +125,7 @@ impl CgroupSet {
 
     /// The host layout these directories come from.
     pub fn layout(&self) -> Option<Layout> {
-        let v1 = self.dirs.iter().any(|d| d.version == Version::V1);
-        let v2 = self.dirs.iter().any(|d| d.version == Version::V2);
-        match (v1, v2) {
-            (true, true) => Some(Layout::Hybrid),
-            (true, false) => Some(Layout::Legacy),
-            (false, true) => Some(Layout::Unified),
-            (false, false) => None,
-        }
+        Layout::of(self.dirs.iter().map(|d| d.version))
     }
 
     /// Creates the directories; returns those that exist. With
