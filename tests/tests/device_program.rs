@@ -30,7 +30,7 @@ fn attached_program_denies_in_a_real_cgroup() {
         access: "rwm".into(),
     }];
     rules.extend(defaults());
-    attach_v2(&cg, &rules).unwrap();
+    attach_v2(&hako::syscall::LinuxSyscall, &cg, &rules).unwrap();
     // A helper process joins the cgroup and tries both devices; it is a
     // shell, not a fork of this multi-threaded test binary.
     let out = std::process::Command::new("/bin/sh")

@@ -11,6 +11,7 @@
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
+mod bpf;
 mod process;
 #[cfg(test)]
 mod recording;
@@ -103,6 +104,15 @@ pub trait Syscall {
         tree: BorrowedFd<'_>,
         recursive: bool,
         attr: &MountAttr,
+    ) -> nix::Result<()>;
+    /// bpf(BPF_PROG_LOAD) of a cgroup device program from 8-byte
+    /// instructions, with the verifier's log in `log` when it is not empty.
+    fn bpf_load_device_program(&self, insns: &[u8], log: &mut [u8]) -> nix::Result<OwnedFd>;
+    /// bpf(BPF_PROG_ATTACH) of a device program to a cgroup v2 directory.
+    fn bpf_attach_device_program(
+        &self,
+        cgroup: BorrowedFd<'_>,
+        prog: BorrowedFd<'_>,
     ) -> nix::Result<()>;
 }
 
@@ -304,5 +314,17 @@ impl Syscall for LinuxSyscall {
         attr: &MountAttr,
     ) -> nix::Result<()> {
         tree::setattr(tree, recursive, attr)
+    }
+
+    fn bpf_load_device_program(&self, insns: &[u8], log: &mut [u8]) -> nix::Result<OwnedFd> {
+        bpf::load_device_program(insns, log)
+    }
+
+    fn bpf_attach_device_program(
+        &self,
+        cgroup: BorrowedFd<'_>,
+        prog: BorrowedFd<'_>,
+    ) -> nix::Result<()> {
+        bpf::attach_device_program(cgroup, prog)
     }
 }

@@ -84,6 +84,11 @@ pub enum Call {
     JoinSessionKeyring { name: String },
     /// open_tree(2).
     OpenTree { path: PathBuf, recursive: bool },
+    /// bpf(BPF_PROG_LOAD) of a device program: its instruction count, and
+    /// whether the verifier's log was asked for.
+    BpfLoad { insns: usize, logged: bool },
+    /// bpf(BPF_PROG_ATTACH) to the cgroup directory at this path.
+    BpfAttach { cgroup: PathBuf },
     /// mount_setattr(2) on a detached tree: the attributes set, and whether
     /// a user namespace came with them.
     SetattrTree {
@@ -98,14 +103,25 @@ pub enum Call {
 pub struct RecordingSyscall {
     calls: std::cell::RefCell<Vec<Call>>,
     fail_mount_type: Option<(String, nix::errno::Errno)>,
+    /// A verifier log: bpf loads fail with EACCES and write it.
+    bpf_verifier: Option<String>,
 }
 
 impl RecordingSyscall {
     /// A recorder whose mounts of `fstype` fail with `errno`.
     pub fn failing_mounts_of(fstype: &str, errno: nix::errno::Errno) -> Self {
         RecordingSyscall {
-            calls: Default::default(),
             fail_mount_type: Some((fstype.into(), errno)),
+            ..Default::default()
+        }
+    }
+
+    /// A recorder whose bpf loads fail with EACCES, writing `log` as the
+    /// verifier's when asked for it.
+    pub fn refusing_bpf(log: &str) -> Self {
+        RecordingSyscall {
+            bpf_verifier: Some(log.into()),
+            ..Default::default()
         }
     }
 
@@ -324,6 +340,33 @@ impl Syscall for RecordingSyscall {
 
     fn join_session_keyring(&self, name: &str) -> nix::Result<()> {
         self.record(Call::JoinSessionKeyring { name: name.into() });
+        Ok(())
+    }
+
+    fn bpf_load_device_program(&self, insns: &[u8], log: &mut [u8]) -> nix::Result<OwnedFd> {
+        self.record(Call::BpfLoad {
+            insns: insns.len() / 8,
+            logged: !log.is_empty(),
+        });
+        if let Some(text) = &self.bpf_verifier {
+            let n = text.len().min(log.len());
+            log[..n].copy_from_slice(&text.as_bytes()[..n]);
+            return Err(nix::errno::Errno::EACCES);
+        }
+        // A real descriptor stands in for the program.
+        std::fs::File::open("/dev/null")
+            .map(OwnedFd::from)
+            .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+    }
+
+    fn bpf_attach_device_program(
+        &self,
+        cgroup: BorrowedFd<'_>,
+        _prog: BorrowedFd<'_>,
+    ) -> nix::Result<()> {
+        let path =
+            std::fs::read_link(format!("/proc/self/fd/{}", cgroup.as_raw_fd())).unwrap_or_default();
+        self.record(Call::BpfAttach { cgroup: path });
         Ok(())
     }
 

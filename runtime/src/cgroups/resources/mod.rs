@@ -163,7 +163,7 @@ impl Planned {
                         .ctx(|| format!("writing {rule:?} to {}", path.display()))?;
                 }
             } else if let Some(dir) = set.dirs.iter().find(|d| d.version == Version::V2) {
-                devices::attach_v2(&dir.path, rules)?;
+                devices::attach_v2(&crate::syscall::LinuxSyscall, &dir.path, rules)?;
             }
         }
         for (version, w) in &self.writes {

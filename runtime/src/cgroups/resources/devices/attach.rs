@@ -1,110 +1,104 @@
 //! Loading the device program and attaching it to a cgroup v2 directory.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 
 use super::{program, Insn, Rule};
 use crate::error::{Error, Result};
+use crate::syscall::Syscall;
 
-/// Loads the program and attaches it to a v2 cgroup directory, replacing
-/// a program hako attached before (no BPF_F_ALLOW_MULTI).
-pub fn attach_v2(cgroup: &std::path::Path, rules: &[Rule]) -> Result<()> {
+/// Loads the program for `rules` and attaches it to a v2 cgroup
+/// directory, replacing a program hako attached before. A program the
+/// verifier refuses is loaded once more with its log, to say why.
+pub fn attach_v2(sys: &dyn Syscall, cgroup: &std::path::Path, rules: &[Rule]) -> Result<()> {
     let insns: Vec<u8> = program(rules).iter().flat_map(Insn::bytes).collect();
-    let license = c"GPL";
-    // union bpf_attr for BPF_PROG_LOAD (first fields).
-    #[repr(C)]
-    #[derive(Default)]
-    struct Load {
-        prog_type: u32,
-        insn_cnt: u32,
-        insns: u64,
-        license: u64,
-        log_level: u32,
-        log_size: u32,
-        log_buf: u64,
-        kern_version: u32,
-        prog_flags: u32,
-        pad: [u64; 12],
-    }
-    let load = |log: &mut [u8]| -> libc::c_long {
-        let attr = Load {
-            prog_type: 15, // BPF_PROG_TYPE_CGROUP_DEVICE
-            insn_cnt: (insns.len() / 8) as u32,
-            insns: insns.as_ptr() as u64,
-            license: license.as_ptr() as u64,
-            log_level: u32::from(!log.is_empty()),
-            log_size: log.len() as u32,
-            log_buf: if log.is_empty() {
-                0
-            } else {
-                log.as_mut_ptr() as u64
-            },
-            ..Default::default()
-        };
-        // SAFETY: attr points at live buffers (insns, license, log) for the call.
-        unsafe {
-            libc::syscall(
-                libc::SYS_bpf,
-                5, /* BPF_PROG_LOAD */
-                &attr as *const Load,
-                std::mem::size_of::<Load>(),
-            )
-        }
-    };
-    let fd = load(&mut []);
-    if fd < 0 {
-        let errno = nix::errno::Errno::last();
-        // Load again with the verifier's log, to say why.
-        let mut log = vec![0u8; 1 << 20];
-        load(&mut log);
-        let text = String::from_utf8_lossy(&log);
-        let why = text
-            .trim_matches(char::from(0))
-            .lines()
-            .rev()
-            .nth(1)
-            .unwrap_or_default()
-            .to_string();
-        return Err(Error::Sys {
-            context: format!("loading the device eBPF program (verifier: {why})"),
-            errno,
-        });
-    }
-    // SAFETY: the kernel returned a new descriptor we own.
-    let prog = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let prog = sys
+        .bpf_load_device_program(&insns, &mut [])
+        .map_err(|errno| {
+            let mut log = vec![0u8; 1 << 20];
+            let _ = sys.bpf_load_device_program(&insns, &mut log);
+            Error::Sys {
+                context: format!(
+                    "loading the device eBPF program (verifier: {})",
+                    verifier_reason(&log)
+                ),
+                errno,
+            }
+        })?;
     let dir = std::fs::File::open(cgroup).map_err(|e| Error::Io {
         context: format!("opening {}", cgroup.display()),
         err: e,
     })?;
-    #[repr(C)]
-    #[derive(Default)]
-    struct Attach {
-        target_fd: u32,
-        attach_bpf_fd: u32,
-        attach_type: u32,
-        attach_flags: u32,
-        replace_bpf_fd: u32,
-        pad: [u32; 7],
-    }
-    let attr = Attach {
-        target_fd: dir.as_raw_fd() as u32,
-        attach_bpf_fd: prog.as_raw_fd() as u32,
-        attach_type: 6, /* BPF_CGROUP_DEVICE */
-        ..Default::default()
-    };
-    // SAFETY: attr is a valid bpf_attr prefix for BPF_PROG_ATTACH.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            8, /* BPF_PROG_ATTACH */
-            &attr as *const Attach,
-            std::mem::size_of::<Attach>(),
-        )
-    };
-    if rc < 0 {
-        return Err(Error::Sys {
+    sys.bpf_attach_device_program(dir.as_fd(), prog.as_fd())
+        .map_err(|errno| Error::Sys {
             context: format!("attaching the device eBPF program to {}", cgroup.display()),
-            errno: nix::errno::Errno::last(),
-        });
+            errno,
+        })
+}
+
+/// The verifier's reason: the line before its closing summary.
+fn verifier_reason(log: &[u8]) -> String {
+    String::from_utf8_lossy(log)
+        .trim_matches(char::from(0))
+        .lines()
+        .rev()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroups::resources::devices::rules;
+    use crate::syscall::{Call, RecordingSyscall};
+
+    fn some_rules() -> Vec<Rule> {
+        rules(&oci_spec::runtime::Spec::default()).unwrap()
     }
-    Ok(())
+
+    #[test]
+    fn loads_once_then_attaches_to_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = RecordingSyscall::default();
+        let rules = some_rules();
+        attach_v2(&sys, dir.path(), &rules).unwrap();
+        let insns = program(&rules).len();
+        assert_eq!(
+            sys.calls(),
+            vec![
+                Call::BpfLoad {
+                    insns,
+                    logged: false
+                },
+                Call::BpfAttach {
+                    cgroup: dir.path().to_path_buf()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_refused_program_is_reloaded_for_the_verifiers_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let sys =
+            RecordingSyscall::refusing_bpf("0: (b7) r0 = 0\nR0 !read_ok\nprocessed 1 insns\n");
+        let err = attach_v2(&sys, dir.path(), &some_rules()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("loading the device eBPF program (verifier: R0 !read_ok)"),
+            "{err}"
+        );
+        assert_eq!(err.errno(), Some(nix::errno::Errno::EACCES));
+        let calls = sys.calls();
+        assert!(
+            matches!(
+                calls[..],
+                [
+                    Call::BpfLoad { logged: false, .. },
+                    Call::BpfLoad { logged: true, .. }
+                ]
+            ),
+            "{calls:?}"
+        );
+    }
 }
