@@ -1,13 +1,14 @@
 //! Ahead-of-time compilation through libwasmedge's own compiler.
 //!
-//! With the runtime's module cache installed, a module is compiled once by
+//! With the runtime's module cache, a module is compiled once by
 //! WasmEdge's LLVM compiler into WebAssembly that carries its native code
-//! in a custom section (WasmEdge's "universal" format), stored in the
-//! cache, and loaded from there by every later container: the speed of
-//! compiled code instead of WasmEdge's interpreter. Keys and trust are the
-//! cache's (`hako_executors::cache`): the tag names libwasmedge's version
-//! and the settings below, the key adds the module's SHA-256, and only
-//! hako writes the cache, from outside every container.
+//! in a custom section (WasmEdge's "universal" format) — [`precompile`] —,
+//! stored in the cache, and [`load`]ed from there by every later
+//! container: the speed of compiled code instead of WasmEdge's
+//! interpreter. Keys and trust are the cache's (`hako_executors::cache`):
+//! the [`tag`] names libwasmedge's version and the settings below, the
+//! key adds the module's SHA-256, and only hako writes the cache, from
+//! outside every container.
 //!
 //! The code is generic for the architecture (not tuned to this CPU), so an
 //! artifact never depends on the machine that made it. The compiler runs
@@ -15,7 +16,8 @@
 //! (`hako_executors::scratch`). Without a cache, or when compiling fails
 //! (no `/proc` in the container to name the scratch directory, no room
 //! under `pids.max` for the child or the compiler's threads), the module
-//! is interpreted, as WasmEdge does by default.
+//! is parsed for the interpreter ([`interpret`]), as WasmEdge does by
+//! default.
 
 use std::ffi::CStr;
 use std::path::Path;
@@ -23,7 +25,7 @@ use std::sync::Arc;
 
 use hako_executors::wasm::WasmModule;
 use hako_executors::ExecutorError;
-use wasmedge_sdk::{CompilerOptimizationLevel, CompilerOutputFormat};
+use wasmedge_sdk::{CompilerOptimizationLevel, CompilerOutputFormat, LogManager};
 use wasmedge_sys::{Compiler, Config, Loader, Module};
 
 use crate::errors;
@@ -31,6 +33,9 @@ use crate::errors;
 /// The configuration every context of a guest shares: loader, validator,
 /// executor and, on a cache miss, the compiler.
 pub(crate) fn config(path: &Path) -> Result<Config, ExecutorError> {
+    // libwasmedge logs errors to stderr, which is the container's: hako
+    // reports them itself.
+    LogManager::log_off();
     let mut config = Config::create()
         .map_err(|e| errors::compile(path, format_args!("setting up the engine: {e}")))?;
     // O1: measured on the checksum guest, faster code than O2 and O3 here
@@ -42,7 +47,7 @@ pub(crate) fn config(path: &Path) -> Result<Config, ExecutorError> {
 }
 
 /// The cache tag: what makes an artifact usable by this libwasmedge.
-fn tag() -> String {
+pub(crate) fn tag() -> String {
     // SAFETY: libwasmedge returns a static NUL-terminated string.
     let version = unsafe { CStr::from_ptr(wasmedge_sys::ffi::WasmEdge_VersionGet()) };
     // Keys are file names of letters, digits, `-` and `_`.
@@ -55,42 +60,57 @@ fn tag() -> String {
     )
 }
 
-/// The module to instantiate: compiled ahead of time through the cache
-/// when there is one and compiling works, else parsed for the interpreter.
-/// An invalid module is a [`ExecutorError::Compile`] either way.
-pub(crate) fn load(module: &WasmModule, config: &Config) -> Result<Arc<Module>, ExecutorError> {
-    let parse = |bytes: &[u8]| {
-        Loader::create(Some(config))
-            .and_then(|loader| loader.from_bytes(bytes))
-            .map_err(|e| format!("invalid module: {e}"))
-    };
-    let interpreted = || parse(&module.bytes);
-    let loaded = hako_executors::cache::compile(
-        &tag(),
-        &module.bytes,
-        || compile(&module.bytes, config),
-        |artifact| parse(artifact),
-        interpreted,
-    );
-    loaded
-        .or_else(|reason| {
-            tracing::debug!(%reason, "wasmedge aot compilation failed; interpreting");
-            interpreted()
-        })
-        .map_err(|message| errors::compile(&module.path, message))
+/// Parses `bytes` (a module, or an artifact of [`precompile`]) into what
+/// the executor instantiates.
+fn parse(path: &Path, bytes: &[u8]) -> Result<Arc<Module>, ExecutorError> {
+    let config = config(path)?;
+    Loader::create(Some(&config))
+        .and_then(|loader| loader.from_bytes(bytes))
+        .map_err(|e| errors::compile(path, format_args!("invalid module: {e}")))
 }
 
-/// Compiles `bytes` into an artifact: universal WebAssembly with native
-/// code, built in the cache's private scratch directory.
+/// The module, for the interpreter.
+pub(crate) fn interpret(module: &WasmModule) -> Result<Arc<Module>, ExecutorError> {
+    parse(&module.path, &module.bytes)
+}
+
+/// An artifact of [`precompile`], with its native code.
+///
+/// libwasmedge checks the artifact's version and the code's architecture
+/// itself; the caller guarantees (WasmEngine::load's contract) that hako's
+/// own compiler made it.
+pub(crate) fn load(module: &WasmModule, artifact: &[u8]) -> Result<Arc<Module>, ExecutorError> {
+    parse(&module.path, artifact)
+}
+
+/// Compiles the module into an artifact: universal WebAssembly with
+/// native code, built in `scratch`. `None` when the compiler could not
+/// run (no scratch directory, other threads, a crash): the module is then
+/// interpreted.
+pub(crate) fn precompile(
+    module: &WasmModule,
+    scratch: Option<&Path>,
+) -> Result<Option<Vec<u8>>, ExecutorError> {
+    let config = config(&module.path)?;
+    let compiled = match scratch {
+        Some(dir) => compile(&module.bytes, &config, dir),
+        None => Err("no scratch directory for the compiler".into()),
+    };
+    Ok(compiled
+        .inspect_err(
+            |reason| tracing::debug!(%reason, "wasmedge aot compilation failed; interpreting"),
+        )
+        .ok())
+}
+
+/// Compiles `bytes` into an artifact in `dir`.
 ///
 /// The compiler runs in a child process. LLVM starts a thread per CPU and
 /// libstdc++ aborts the whole process when it cannot (a `pids.max` too
 /// small for them); a crash of the compiler ends the child, and the guest
 /// is interpreted instead. Its memory goes with it too, rather than
 /// staying in init's heap for the life of the container.
-fn compile(bytes: &[u8], config: &Config) -> Result<Vec<u8>, String> {
-    let dir = hako_executors::cache::scratch_dir()
-        .ok_or_else(|| "no scratch directory for the compiler".to_string())?;
+fn compile(bytes: &[u8], config: &Config, dir: &Path) -> Result<Vec<u8>, String> {
     let output = dir.join("module.wasm");
     // fork(2) copies only the calling thread: the child may run arbitrary
     // code only if no other thread held a lock at that moment.
@@ -105,7 +125,7 @@ fn compile(bytes: &[u8], config: &Config) -> Result<Vec<u8>, String> {
             "forking the compiler: {}",
             std::io::Error::last_os_error()
         )),
-        0 => compiler_child(bytes, config, &dir, &output),
+        0 => compiler_child(bytes, config, dir, &output),
         pid => {
             let status = wait(pid)?;
             if status != 0 {

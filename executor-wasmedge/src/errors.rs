@@ -11,7 +11,7 @@ pub(crate) fn compile(path: &Path, message: impl Display) -> ExecutorError {
     ExecutorError::Compile {
         engine: EngineKind::WasmEdge,
         path: path.to_path_buf(),
-        message: lowercase(ExecutorError::one_line(&message)),
+        message: ExecutorError::one_line(&message),
     }
 }
 
@@ -43,7 +43,7 @@ impl Failure {
 pub(crate) fn engine(message: impl Display) -> ExecutorError {
     ExecutorError::Engine {
         engine: EngineKind::WasmEdge,
-        message: lowercase(ExecutorError::one_line(&message)),
+        message: ExecutorError::one_line(&message),
     }
 }
 
@@ -71,16 +71,6 @@ fn is_trap(e: &CoreExecutionError) -> bool {
             | AccessNullI31
             | CastFailed
     )
-}
-
-/// WasmEdge capitalises some messages ("Fail to create Loader"); hako's
-/// are lowercase.
-fn lowercase(mut message: String) -> String {
-    if let Some(first) = message.get(..1) {
-        let lower = first.to_ascii_lowercase();
-        message.replace_range(..1, &lower);
-    }
-    message
 }
 
 #[cfg(test)]

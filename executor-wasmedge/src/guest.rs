@@ -7,7 +7,6 @@ use hako_executors::wasm::{WasiConfig, WasmModule};
 use hako_executors::{ExecutorError, Prepared};
 use wasmedge_sdk::error::WasmEdgeError;
 use wasmedge_sdk::wasi::WasiModule;
-use wasmedge_sdk::LogManager;
 use wasmedge_sys::{AsInstance, Executor, Instance, Module, Store, Validator, WasmValue};
 
 use crate::errors::{self, Failure};
@@ -26,18 +25,18 @@ pub(crate) struct Guest {
 }
 
 impl Guest {
-    /// Loads, validates, links and (without a start function) instantiates
-    /// the module: every failure is a [`ExecutorError::Compile`].
-    pub(crate) fn prepare(module: &WasmModule, config: &WasiConfig) -> Result<Self, ExecutorError> {
+    /// Validates, links and (without a start function) instantiates the
+    /// loaded module `ast`: every failure is a [`ExecutorError::Compile`].
+    pub(crate) fn prepare(
+        module: &WasmModule,
+        ast: Arc<Module>,
+        config: &WasiConfig,
+    ) -> Result<Self, ExecutorError> {
         let path = &module.path;
-        // libwasmedge logs errors to stderr, which is the container's:
-        // hako reports them itself.
-        LogManager::log_off();
         if let Err(reason) = restart::install() {
             tracing::warn!(%reason, "a pause or stop may end the guest's sleeps");
         }
         let settings = aot::config(path)?;
-        let ast = aot::load(module, &settings)?;
         Validator::create(Some(&settings))
             .and_then(|validator| validator.validate(&ast))
             .map_err(|e| errors::compile(path, format_args!("validation failed: {e}")))?;

@@ -2,7 +2,9 @@
 //!
 //! [`WasmEdge`] implements [`WasmEngine`] for WASI preview 1 core modules:
 //!
-//! * `prepare` (at `hako create`) loads and validates the module, checks
+//! * at `hako create`, the module is parsed (`compile`: interpreted), or
+//!   compiled ahead of time and cached (`precompile`, `load`; see `aot`),
+//!   then [`WasmEngine::instantiate`] validates it, checks
 //!   every import against WasmEdge's `wasi_snapshot_preview1` module, sets
 //!   up WASI (argv, environment and preopens exactly as [`WasiConfig`] says,
 //!   stdio on the real fds 0/1/2) and, unless the module has a start
@@ -25,31 +27,57 @@ mod link;
 mod restart;
 mod wasi;
 
+use std::path::Path;
+use std::sync::Arc;
+
 use hako_executors::wasm::{WasiConfig, WasmEngine, WasmModule};
 use hako_executors::{EngineKind, ExecutorError, Prepared};
 
 /// The WasmEdge engine. Creating it does nothing: libwasmedge is first
-/// touched in [`WasmEngine::prepare`].
+/// touched when a module is compiled or loaded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WasmEdge;
 
 impl WasmEngine for WasmEdge {
+    type Compiled = Arc<wasmedge_sys::Module>;
+
     fn kind(&self) -> EngineKind {
         EngineKind::WasmEdge
     }
 
-    fn prepare(
+    fn cache_tag(&self, _module: &WasmModule) -> Result<String, ExecutorError> {
+        Ok(aot::tag())
+    }
+
+    fn precompile(
+        &self,
+        module: &WasmModule,
+        scratch: Option<&Path>,
+    ) -> Result<Option<Vec<u8>>, ExecutorError> {
+        aot::precompile(module, scratch)
+    }
+
+    unsafe fn load(
+        &self,
+        module: &WasmModule,
+        artifact: &[u8],
+    ) -> Result<Self::Compiled, ExecutorError> {
+        aot::load(module, artifact)
+    }
+
+    /// Without a cache, WasmEdge interprets: compiling ahead of time pays
+    /// off only when the result is kept.
+    fn compile(&self, module: &WasmModule) -> Result<Self::Compiled, ExecutorError> {
+        aot::interpret(module)
+    }
+
+    fn instantiate(
         &self,
         module: WasmModule,
+        compiled: Self::Compiled,
         wasi: WasiConfig,
     ) -> Result<Box<dyn Prepared>, ExecutorError> {
-        if module.component {
-            return Err(ExecutorError::ComponentUnsupported {
-                engine: EngineKind::WasmEdge,
-                path: module.path,
-            });
-        }
-        Ok(Box::new(guest::Guest::prepare(&module, &wasi)?))
+        Ok(Box::new(guest::Guest::prepare(&module, compiled, &wasi)?))
     }
 }
 

@@ -1,90 +1,12 @@
-//! Running real guests on libwasmedge: argv, environment, stdio,
-//! filesystem, exit codes and traps.
+//! What is WasmEdge's own when guests run (the conformance suite in
+//! `conformance.rs` covers what every engine shares): its read-only
+//! preopen gap, its signal handlers and threads, its trap messages and
+//! start-function timing.
 
 mod common;
 
-use common::{
-    config, lock, module, preopens, prepare, programs, rootfs, run_in_child, run_in_child_with,
-    Outcome,
-};
+use common::{config, lock, module, prepare, programs, run_in_child_with, Outcome, Sandbox};
 use hako_executors::ExecutorError;
-
-#[test]
-fn argv_is_exactly_process_args() {
-    let _engine = lock();
-    let args = ["app.wasm", "a b", "", "--flag=x y", "ünï"];
-    let guest = prepare(module(&programs::echo()), config(&args, &[], vec![])).unwrap();
-    let run = run_in_child(guest);
-    assert_eq!(run.outcome, Outcome::Exit(0), "{run:?}");
-    assert_eq!(run.stdout, "app.wasm\na b\n\n--flag=x y\nünï\n");
-    assert_eq!(run.stderr, "", "no environment was given");
-}
-
-#[test]
-fn env_is_exactly_process_env() {
-    let _engine = lock();
-    assert!(
-        std::env::var_os("PATH").is_some(),
-        "the test process has an environment to leak"
-    );
-    let env = [("A", "1"), ("B", "x=y"), ("EMPTY", ""), ("SPACED", "a b")];
-    let guest = prepare(module(&programs::echo()), config(&["e"], &env, vec![])).unwrap();
-    let run = run_in_child(guest);
-    assert_eq!(run.outcome, Outcome::Exit(0), "{run:?}");
-    assert_eq!(run.stdout, "e\n");
-    assert_eq!(run.stderr, "A=1\nB=x=y\nEMPTY=\nSPACED=a b\n");
-}
-
-#[test]
-fn stdout_and_stderr_are_kept_apart() {
-    let _engine = lock();
-    let guest = prepare(module(&programs::exit_with(0)), config(&["x"], &[], vec![])).unwrap();
-    let run = run_in_child(guest);
-    assert_eq!(run.outcome, Outcome::Exit(0), "{run:?}");
-    assert_eq!(run.stdout, "out\n");
-    assert_eq!(run.stderr, "err\n");
-}
-
-#[test]
-fn files_through_root_and_relative_to_cwd() {
-    let _engine = lock();
-    let (_dir, root) = rootfs();
-    std::fs::write(root.join("in.txt"), "hello from the host\n").unwrap();
-    let wasi = config(&["files"], &[], preopens(&root, "work", false));
-    let guest = prepare(module(&programs::files()), wasi).unwrap();
-    let run = run_in_child(guest);
-    assert_eq!(run.outcome, Outcome::Exit(0), "{run:?}");
-    assert_eq!(
-        std::fs::read_to_string(root.join("out.txt")).unwrap(),
-        "hello from the host\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(root.join("work/rel.txt")).unwrap(),
-        "relative\n",
-        "\".\" is the working directory"
-    );
-    assert!(!root.join("rel.txt").exists());
-}
-
-#[test]
-fn readonly_preopens_refuse_writes() {
-    let _engine = lock();
-    let (_dir, root) = rootfs();
-    std::fs::write(root.join("in.txt"), "keep\n").unwrap();
-    let wasi = config(&["files"], &[], preopens(&root, "work", true));
-    let guest = prepare(module(&programs::files()), wasi).unwrap();
-    let run = run_in_child(guest);
-    match run.outcome {
-        // Step 3 (create /out.txt) fails; reading in steps 1 and 2 worked.
-        Outcome::Exit(code) => assert_eq!(code / 1000, 3, "{run:?}"),
-        ref other => panic!("{other:?}"),
-    }
-    assert!(!root.join("out.txt").exists());
-    assert_eq!(
-        std::fs::read_to_string(root.join("in.txt")).unwrap(),
-        "keep\n"
-    );
-}
 
 /// Direct writes through a read-only preopen fail; the same program
 /// writes fine through a writable one (so the check can fail).
@@ -98,13 +20,14 @@ fn readonly_preopens_refuse_writes() {
 fn readonly_preopen_write_attempts() {
     let _engine = lock();
     for readonly in [false, true] {
-        let (_dir, root) = rootfs();
+        let sandbox = Sandbox::new();
+        let root = sandbox.root();
         std::fs::write(root.join("in.txt"), "keep\n").unwrap();
         std::fs::create_dir(root.join("sub")).unwrap();
         std::fs::write(root.join("sub/victim"), "x").unwrap();
-        let wasi = config(&["w"], &[], preopens(&root, "work", readonly));
+        let wasi = sandbox.wasi(&["w"], &[], readonly);
         let guest = prepare(module(&programs::write_attempts()), wasi).unwrap();
-        let run = run_in_child(guest);
+        let run = common::run_in_child(guest);
         let Outcome::Exit(bits) = run.outcome else {
             panic!("{run:?}")
         };
@@ -134,13 +57,12 @@ fn readonly_preopen_write_attempts() {
 fn no_stop_signal_handlers_and_no_threads() {
     let _engine = lock();
     let before = caught_signals();
-    let guest = prepare(module(&programs::exit_with(0)), config(&["x"], &[], vec![])).unwrap();
-    let run = run_in_child_with(guest, |probe| {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        std::fs::write(probe, status).unwrap();
+    let guest = prepare(module(&programs::exit_with(0)), config(&["x"], &[])).unwrap();
+    let (outcome, probe) = run_in_child_with(guest, || {
+        std::fs::read_to_string("/proc/self/status").unwrap()
     });
-    assert_eq!(run.outcome, Outcome::Exit(0), "{run:?}");
-    let after = status_field(&run.probe, "SigCgt");
+    assert_eq!(outcome, Outcome::Exit(0), "{probe}");
+    let after = status_field(&probe, "SigCgt");
     let added = after & !before;
     for (name, signal) in [
         ("SIGHUP", libc::SIGHUP),
@@ -155,7 +77,7 @@ fn no_stop_signal_handlers_and_no_threads() {
     }
     eprintln!("signal handlers added by prepare + run: {added:#x}");
     assert_eq!(
-        status_field(&run.probe, "Threads"),
+        status_field(&probe, "Threads"),
         1,
         "the child ran the guest on its only thread"
     );
@@ -187,24 +109,9 @@ fn proc_exit_code_is_returned() {
     let _engine = lock();
     // In this process: run() must return, never exit.
     for code in [3, 0, 255] {
-        let guest = prepare(
-            module(&programs::exit_quietly(code)),
-            config(&["x"], &[], vec![]),
-        )
-        .unwrap();
+        let guest = prepare(module(&programs::exit_quietly(code)), config(&["x"], &[])).unwrap();
         assert_eq!(guest.run().unwrap(), code);
     }
-}
-
-#[test]
-fn returning_from_start_is_exit_0() {
-    let _engine = lock();
-    let guest = prepare(
-        module(r#"(module (func (export "_start")))"#),
-        config(&["x"], &[], vec![]),
-    )
-    .unwrap();
-    assert_eq!(guest.run().unwrap(), 0);
 }
 
 #[test]
@@ -214,7 +121,7 @@ fn trap_is_one_line_error() {
         (func $deep (call $deeper))
         (func $deeper unreachable)
         (func (export "_start") (call $deep)))"#;
-    let guest = prepare(module(wat), config(&["x"], &[], vec![])).unwrap();
+    let guest = prepare(module(wat), config(&["x"], &[])).unwrap();
     match guest.run() {
         Err(ExecutorError::Trap(message)) => {
             assert_eq!(message, "unreachable");
@@ -225,7 +132,7 @@ fn trap_is_one_line_error() {
     }
     let wat = r#"(module (memory 1)
         (func (export "_start") (drop (i32.load (i32.const 70000)))))"#;
-    let guest = prepare(module(wat), config(&["x"], &[], vec![])).unwrap();
+    let guest = prepare(module(wat), config(&["x"], &[])).unwrap();
     match guest.run() {
         Err(ExecutorError::Trap(message)) => assert_eq!(message, "out of bounds memory access"),
         other => panic!("expected a trap, got {other:?}"),
@@ -241,6 +148,6 @@ fn start_function_runs_at_run_not_at_prepare() {
         (func $init (call $exit (i32.const 7)))
         (start $init)
         (func (export "_start") unreachable))"#;
-    let guest = prepare(module(wat), config(&["x"], &[], vec![])).unwrap();
+    let guest = prepare(module(wat), config(&["x"], &[])).unwrap();
     assert_eq!(guest.run().unwrap(), 7);
 }

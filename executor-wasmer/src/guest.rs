@@ -10,9 +10,9 @@ use wasmer_wasix::virtual_net::host::LocalNetworking;
 use wasmer_wasix::wasmer_wasix_types::wasi::ExitCode;
 use wasmer_wasix::{PluggableRuntime, WasiEnv, WasiEnvBuilder};
 
+use crate::outcome;
 use crate::preopens::Plan;
 use crate::stdio::HostStdio;
-use crate::{message, outcome};
 
 /// Worker threads of the tokio runtime. The guest runs on the caller's
 /// thread; the worker only drives timers and sockets, and file I/O has
@@ -22,18 +22,18 @@ const TOKIO_WORKERS: usize = 1;
 /// Exit code handed to wasmer-wasix's cleanup when the guest failed.
 const FAILED: u16 = 1;
 
-/// Checks what `WasiEnvBuilder` would only refuse at `run`: NUL bytes, and
-/// `=` in a variable's name.
-pub(crate) fn check_strings(wasi: &WasiConfig) -> Result<(), String> {
-    match wasi.bad_entries().next() {
-        None => Ok(()),
-        Some(BadEntry::Arg(arg)) => Err(format!("argument {arg:?} holds a NUL byte")),
+/// Checks what `WasiEnvBuilder` would only refuse at `run`: an empty
+/// variable name, or one with `=` (NUL bytes are refused before, for
+/// every engine, by `WasiConfig::check`).
+pub(crate) fn check_names(wasi: &WasiConfig) -> Result<(), String> {
+    match wasi
+        .bad_entries()
+        .find(|e| matches!(e, BadEntry::EnvName(..)))
+    {
         Some(BadEntry::EnvName(key, _)) => {
             Err(format!("invalid environment variable name {key:?}"))
         }
-        Some(BadEntry::EnvValue(key, _)) => {
-            Err(format!("environment variable {key} holds a NUL byte"))
-        }
+        _ => Ok(()),
     }
 }
 
@@ -110,7 +110,9 @@ impl Prepared for Guest {
             .thread_name("wasmer-tokio")
             .enable_all()
             .build()
-            .map_err(|e| engine_error(format!("starting tokio: {}", message::one_line(&e))))?;
+            .map_err(|e| {
+                engine_error(format!("starting tokio: {}", ExecutorError::one_line(&e)))
+            })?;
         let result = outcome::catch_panic(|| {
             let _entered = tokio.enter();
             self.run_on(tokio.handle())
@@ -126,6 +128,6 @@ impl Prepared for Guest {
 fn engine_error(err: impl std::fmt::Display) -> ExecutorError {
     ExecutorError::Engine {
         engine: EngineKind::Wasmer,
-        message: message::one_line(&err),
+        message: ExecutorError::one_line(&err),
     }
 }

@@ -6,13 +6,12 @@
 //! against (every WASI and WASIX namespace, as `WasiEnv::instantiate` does)
 //! in a throwaway environment and compares each import with it.
 
+use hako_executors::ExecutorError;
 use std::sync::Arc;
 
 use wasmer::{Engine, ExternType, Imports, Module, Store};
 use wasmer_wasix::runtime::task_manager::tokio::TokioTaskManager;
 use wasmer_wasix::{PluggableRuntime, WasiEnv, WasiFunctionEnv, WasiVersion};
-
-use crate::message;
 
 /// The only memory import wasmer-wasix satisfies: it creates a memory of
 /// the declared type and defines it under this name.
@@ -105,7 +104,7 @@ fn with_provided_imports(
 ) -> Result<(), String> {
     let tokio = tokio::runtime::Builder::new_current_thread()
         .build()
-        .map_err(|e| format!("starting the import check: {}", message::one_line(&e)))?;
+        .map_err(|e| format!("starting the import check: {}", ExecutorError::one_line(&e)))?;
     let _entered = tokio.enter();
     let tasks = TokioTaskManager::new(tokio.handle().clone());
     let mut runtime = PluggableRuntime::new(Arc::new(tasks));
@@ -113,7 +112,7 @@ fn with_provided_imports(
     let env = WasiEnv::builder("import-check")
         .runtime(Arc::new(runtime))
         .build()
-        .map_err(|e| format!("building the import check: {}", message::one_line(&e)))?;
+        .map_err(|e| format!("building the import check: {}", ExecutorError::one_line(&e)))?;
     let mut store = Store::new(engine.clone());
     let env = WasiFunctionEnv::new(&mut store, env);
     let mut imports = Imports::new();

@@ -4,10 +4,12 @@
 //! compiler and the WASI implementation of `wasmer-wasix`. It is driven by
 //! container init through [`hako_executors::wasm::WasmEngine`]:
 //!
-//! * [`WasmEngine::prepare`] (during `hako create`) compiles the module,
+//! * During `hako create`, `hako_executors::wasm::prepare_guest` compiles
+//!   the module through the contract (`compile`, or `precompile` and
+//!   `load` with the runtime's cache), and [`WasmEngine::instantiate`]
 //!   checks that every import is one wasmer-wasix provides with the right
 //!   type, that the module exports `_start` and a memory, and that the
-//!   preopened directory exists. Every error a module can have surfaces
+//!   one preopen is hako's `/`. Every error a module can have surfaces
 //!   here, and no guest code runs.
 //! * [`Prepared::run`] (after `hako start`)
 //!   builds the WASI environment, instantiates the module, calls `_start`
@@ -52,15 +54,14 @@
 //!
 //! # Caching compiled modules
 //!
-//! Compilation happens in exactly one function, `compile::compile`, which
-//! takes the engine and the [`WasmModule`] and returns a
-//! [`wasmer::Module`]. A cache of compiled modules (`Module::serialize` and
-//! `Module::deserialize`, keyed by a hash of the bytes and the engine's
-//! `deterministic_id`) fits there without touching the contract.
+//! `precompile` is `Module::serialize` of a fresh compile, `load` is
+//! `Module::deserialize`, and the tag is the engine's `deterministic_id`;
+//! the executor crate keys, stores and trusts artifacts.
 //!
 //! # Engine and stores
 //!
-//! `prepare` creates the process's one [`wasmer::Engine`]. The guest runs
+//! The first compile or load creates the process's one
+//! [`wasmer::Engine`]. The guest runs
 //! in one store, created in `run`; threads a WASIX guest spawns get stores
 //! of the same engine. The import check uses a store of its own, dropped
 //! before `prepare` returns.
@@ -69,52 +70,86 @@ mod beneath;
 mod compile;
 mod guest;
 mod imports;
-mod message;
 mod outcome;
 mod preopens;
 mod readonly;
 mod stdio;
+
+use std::path::Path;
 
 use hako_executors::wasm::{WasiConfig, WasmEngine, WasmModule};
 use hako_executors::{EngineKind, ExecutorError, Prepared};
 
 /// The wasmer engine, with Cranelift and wasmer-wasix.
 ///
-/// Creating it does nothing; all work happens in [`WasmEngine::prepare`].
+/// Creating it does nothing; the engine is made when a module is first
+/// compiled or loaded.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Wasmer;
 
+impl Wasmer {
+    /// A compile-time failure, caught panics included, as hako reports it.
+    fn compiling<T>(
+        module: &WasmModule,
+        f: impl FnOnce() -> Result<T, String>,
+    ) -> Result<T, ExecutorError> {
+        outcome::catch_panic(f)
+            .and_then(|r| r)
+            .map_err(|message| ExecutorError::Compile {
+                engine: EngineKind::Wasmer,
+                path: module.path.clone(),
+                message,
+            })
+    }
+}
+
 impl WasmEngine for Wasmer {
+    type Compiled = wasmer::Module;
+
     fn kind(&self) -> EngineKind {
         EngineKind::Wasmer
     }
 
-    fn prepare(
+    fn cache_tag(&self, module: &WasmModule) -> Result<String, ExecutorError> {
+        Self::compiling(module, || Ok(compile::tag()))
+    }
+
+    fn precompile(
+        &self,
+        module: &WasmModule,
+        _scratch: Option<&Path>,
+    ) -> Result<Option<Vec<u8>>, ExecutorError> {
+        Self::compiling(module, || compile::precompile(module)).map(Some)
+    }
+
+    unsafe fn load(
+        &self,
+        module: &WasmModule,
+        artifact: &[u8],
+    ) -> Result<Self::Compiled, ExecutorError> {
+        // SAFETY: the caller keeps WasmEngine::load's contract, which is
+        // compile::load's.
+        Self::compiling(module, || unsafe { compile::load(artifact) })
+    }
+
+    fn compile(&self, module: &WasmModule) -> Result<Self::Compiled, ExecutorError> {
+        Self::compiling(module, || compile::compile(module))
+    }
+
+    fn instantiate(
         &self,
         module: WasmModule,
+        compiled: Self::Compiled,
         wasi: WasiConfig,
     ) -> Result<Box<dyn Prepared>, ExecutorError> {
-        if module.component {
-            return Err(ExecutorError::ComponentUnsupported {
-                engine: EngineKind::Wasmer,
-                path: module.path,
-            });
-        }
-        let rejected = |message: String| ExecutorError::Compile {
-            engine: EngineKind::Wasmer,
-            path: module.path.clone(),
-            message,
-        };
-        let prepared = outcome::catch_panic(|| -> Result<Box<dyn Prepared>, String> {
+        Self::compiling(&module, || -> Result<Box<dyn Prepared>, String> {
             let engine = compile::engine();
-            let compiled = compile::compile(&engine, &module)?;
             imports::check(&engine, &compiled)?;
             let preopens = preopens::Plan::new(&wasi.preopens)?;
-            guest::check_strings(&wasi)?;
+            guest::check_names(&wasi)?;
             Ok(Box::new(guest::Guest::new(
                 engine, compiled, wasi, preopens,
             )))
-        });
-        prepared.and_then(|checked| checked).map_err(rejected)
+        })
     }
 }

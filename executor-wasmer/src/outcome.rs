@@ -4,8 +4,6 @@ use hako_executors::{EngineKind, ExecutorError};
 use wasmer::{InstantiationError, RuntimeError};
 use wasmer_wasix::{WasiError, WasiRuntimeError, WasiThreadError};
 
-use crate::message;
-
 /// The result of calling `_start` (or of the start section, which runs
 /// while instantiating).
 pub(crate) fn of_call(result: Result<(), RuntimeError>) -> Result<i32, ExecutorError> {
@@ -56,7 +54,7 @@ pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
         let what =
             hako_executors::error::panic_text(payload.as_ref()).unwrap_or("a non-string payload");
-        format!("wasmer panicked: {}", message::one_line(&what))
+        format!("wasmer panicked: {}", ExecutorError::one_line(&what))
     })
 }
 
@@ -68,13 +66,13 @@ fn exit_status(raw: i32) -> i32 {
 fn engine(err: &dyn std::fmt::Display) -> ExecutorError {
     ExecutorError::Engine {
         engine: EngineKind::Wasmer,
-        message: message::one_line(err),
+        message: ExecutorError::one_line(err),
     }
 }
 
 /// The trap and the innermost wasm frame, on one line.
 fn trap_message(what: &str, err: &RuntimeError) -> String {
-    let mut line = message::one_line(&what);
+    let mut line = ExecutorError::one_line(&what);
     if let Some(frame) = err.trace().first() {
         line.push_str(&format!(
             " in {} ({}[{}]:{:#x})",

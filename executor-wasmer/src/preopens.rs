@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hako_executors::wasm::{Preopen, PreopenError};
+use hako_executors::ExecutorError;
 use wasmer_wasix::virtual_fs::{host_fs, FileSystem, MountFileSystem};
 use wasmer_wasix::WasiEnvBuilder;
 
 use crate::beneath::Beneath;
-use crate::message;
 use crate::readonly::ReadOnly;
 
 /// The guest's `/`: a host directory, checked.
@@ -53,7 +53,7 @@ impl Plan {
         };
         let host = p.host_dir().map_err(|e| {
             let why = match e {
-                PreopenError::Unresolved(e) => message::one_line(&e),
+                PreopenError::Unresolved(e) => ExecutorError::one_line(&e),
                 PreopenError::NotADirectory => "not a directory".into(),
             };
             format!("preopen {}: {}: {why}", p.guest, p.host.display())
@@ -81,7 +81,7 @@ impl Plan {
                     format!(
                         "mounting {}: {}",
                         root.host.display(),
-                        message::one_line(&e)
+                        ExecutorError::one_line(&e)
                     )
                 })?;
         }
@@ -94,7 +94,7 @@ impl Plan {
                         .write(!root.readonly)
                         .create(!root.readonly)
                 })
-                .map_err(|e| message::one_line(&e))?;
+                .map_err(|e| ExecutorError::one_line(&e))?;
         }
         Ok(())
     }
@@ -108,7 +108,7 @@ impl Root {
         tokio: &tokio::runtime::Handle,
     ) -> Result<Arc<dyn FileSystem + Send + Sync>, String> {
         let failed = |e: &dyn std::fmt::Display| {
-            format!("{}: {}", self.host.display(), message::one_line(e))
+            format!("{}: {}", self.host.display(), ExecutorError::one_line(e))
         };
         let host: Arc<dyn FileSystem + Send + Sync> =
             Arc::new(host_fs::FileSystem::new(tokio.clone(), &self.host).map_err(|e| failed(&e))?);

@@ -10,33 +10,33 @@ use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::wasi::{self, Blocking};
-use crate::{engine, errors, http};
+use crate::{errors, http};
 
 /// The interface a command component exports.
 pub(crate) const CLI_RUN: &str = "wasi:cli/run";
 /// The interface an HTTP handler component exports.
 pub(crate) const HTTP_HANDLER: &str = "wasi:http/incoming-handler";
 
-/// Compiles a component and prepares what its exports make it: an HTTP
+/// Prepares what a compiled component's exports make it: an HTTP
 /// server or a command.
 ///
 /// A component exporting both is served: a handler is the point of such a
 /// component, while a `wasi:cli/run` beside it is typically the leftover
 /// `main` of a binary crate.
 pub(crate) fn prepare(
+    engine: &Engine,
     module: &WasmModule,
+    component: Component,
     wasi: WasiConfig,
 ) -> Result<Box<dyn Prepared>, ExecutorError> {
-    let engine = engine::engine()?;
-    let component = engine::compile_component(&engine, module)?;
-    if let Some(handler) = exported_instance(&engine, &component, HTTP_HANDLER) {
-        http::check_handler(&engine, &handler).map_err(|m| errors::compile_msg(module, m))?;
-        return Ok(Box::new(http::prepare(module, &engine, &component, wasi)?));
+    if let Some(handler) = exported_instance(engine, &component, HTTP_HANDLER) {
+        http::check_handler(engine, &handler).map_err(|m| errors::compile_msg(module, m))?;
+        return Ok(Box::new(http::prepare(module, engine, &component, wasi)?));
     }
-    if let Some(run) = exported_instance(&engine, &component, CLI_RUN) {
-        check_run(&engine, &run).map_err(|m| errors::compile_msg(module, m))?;
+    if let Some(run) = exported_instance(engine, &component, CLI_RUN) {
+        check_run(engine, &run).map_err(|m| errors::compile_msg(module, m))?;
         return Ok(Box::new(prepare_command(
-            module, &engine, &component, &wasi,
+            module, engine, &component, &wasi,
         )?));
     }
     Err(errors::compile_msg(

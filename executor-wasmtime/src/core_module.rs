@@ -2,11 +2,11 @@
 
 use hako_executors::wasm::{WasiConfig, WasmModule};
 use hako_executors::{ExecutorError, Prepared};
-use wasmtime::{ExternType, InstancePre, Linker, Store};
+use wasmtime::{Engine, ExternType, InstancePre, Linker, Module, Store};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 
+use crate::errors;
 use crate::wasi::{self, Blocking};
-use crate::{engine, errors};
 
 /// The command's entry point, as wasi-libc and Rust name it.
 const START: &str = "_start";
@@ -17,15 +17,15 @@ pub(crate) struct CoreCommand {
     store: Store<WasiP1Ctx>,
 }
 
-/// Compiles `module`, links WASI preview 1 (and the older `wasi_unstable`
+/// Links a compiled module to WASI preview 1 (and the older `wasi_unstable`
 /// that early toolchains emit) and checks that it is a command, so that a
 /// broken module fails here rather than at `start`.
 pub(crate) fn prepare(
+    engine: &Engine,
     module: &WasmModule,
+    compiled: Module,
     wasi: &WasiConfig,
 ) -> Result<CoreCommand, ExecutorError> {
-    let engine = engine::engine()?;
-    let compiled = engine::compile_module(&engine, module)?;
     match compiled.get_export(START) {
         Some(ExternType::Func(f)) if f.params().len() == 0 && f.results().len() == 0 => {}
         Some(_) => {
@@ -45,7 +45,7 @@ pub(crate) fn prepare(
     // The async host functions, driven by hako's own current-thread tokio
     // runtime at `run`: the sync ones would run on wasmtime-wasi's global
     // multi-thread runtime, whose workers a pids limit may not allow.
-    let mut linker = Linker::<WasiP1Ctx>::new(&engine);
+    let mut linker = Linker::<WasiP1Ctx>::new(engine);
     p1::add_to_linker_async(&mut linker, |ctx| ctx).map_err(|e| errors::compile(module, &e))?;
     wasmtime_wasi::p0::add_to_linker_async(&mut linker, |ctx| ctx)
         .map_err(|e| errors::compile(module, &e))?;
@@ -58,7 +58,7 @@ pub(crate) fn prepare(
     let ctx = wasi::builder(wasi, Blocking::OnThread)?.build_p1();
     Ok(CoreCommand {
         pre,
-        store: Store::new(&engine, ctx),
+        store: Store::new(engine, ctx),
     })
 }
 

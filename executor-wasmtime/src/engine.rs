@@ -4,12 +4,11 @@
 //! is all hako needs; it lives in a `OnceLock` so that tests (and a future
 //! caller preparing several workloads) share it.
 //!
-//! Compilation goes through [`compile_module`] and [`compile_component`],
-//! which use the compiled-module cache of `hako_executors::cache` when the
-//! runtime installed one: keyed on the module bytes and
-//! `Engine::precompile_compatibility_hash`, filled with `precompile_*`
-//! output, loaded with the `unsafe` `deserialize` (sound because only hako
-//! writes the cache, from outside any container).
+//! The pieces of the `WasmEngine` contract: [`tag`] (from
+//! `Engine::precompile_compatibility_hash`), [`precompile`] (the
+//! `precompile_*` output), [`load`] (the `unsafe` `deserialize`, sound
+//! because the cache only hands back what `precompile` of a compatible
+//! engine made, and only hako writes it) and [`compile`].
 
 use std::sync::OnceLock;
 
@@ -47,47 +46,66 @@ fn config() -> Config {
 }
 
 /// The cache tag of this engine's artifacts: wasmtime's own hash of what
-/// makes precompiled code compatible (version, settings, target).
-fn tag(engine: &Engine, kind: &str) -> String {
+/// makes precompiled code compatible (version, settings, target), and
+/// whether it is a module or a component.
+pub(crate) fn tag(engine: &Engine, module: &WasmModule) -> String {
     use std::hash::{DefaultHasher, Hash, Hasher};
     let mut h = DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut h);
+    let kind = if module.component {
+        "component"
+    } else {
+        "module"
+    };
     format!("wasmtime-{kind}-{:016x}", h.finish())
 }
 
-/// Compiles a core module, through the compiled-module cache when the
-/// runtime installed one.
-pub(crate) fn compile_module(
-    engine: &Engine,
-    module: &WasmModule,
-) -> Result<Module, ExecutorError> {
-    hako_executors::cache::compile(
-        &tag(engine, "module"),
-        &module.bytes,
-        || engine.precompile_module(&module.bytes),
-        // SAFETY: the cache only hands back what precompile_module of an
-        // engine with the same compatibility hash produced (see
-        // hako_executors::cache), and only hako writes the cache.
-        |artifact| unsafe { Module::deserialize(engine, artifact) },
-        || Module::from_binary(engine, &module.bytes),
-    )
-    .map_err(|e| errors::compile(module, &e))
+/// A compiled core module or component.
+pub enum Compiled {
+    /// A core module (WASI preview 1).
+    Module(Module),
+    /// A component (WASI preview 2, wasi-http).
+    Component(Component),
 }
 
-/// Compiles a component, through the compiled-module cache when the
-/// runtime installed one.
-pub(crate) fn compile_component(
+/// Compiles to an artifact of `precompile_*`.
+pub(crate) fn precompile(engine: &Engine, module: &WasmModule) -> Result<Vec<u8>, ExecutorError> {
+    let artifact = if module.component {
+        engine.precompile_component(&module.bytes)
+    } else {
+        engine.precompile_module(&module.bytes)
+    };
+    artifact.map_err(|e| errors::compile(module, &e))
+}
+
+/// Loads an artifact of [`precompile`].
+///
+/// # Safety
+/// `artifact` must come from [`precompile`] of an engine with the same
+/// [`tag`] (see `WasmEngine::load`).
+pub(crate) unsafe fn load(
     engine: &Engine,
     module: &WasmModule,
-) -> Result<Component, ExecutorError> {
-    hako_executors::cache::compile(
-        &tag(engine, "component"),
-        &module.bytes,
-        || engine.precompile_component(&module.bytes),
-        // SAFETY: as for modules: only artifacts precompile_component of a
-        // compatible engine produced, written by hako.
-        |artifact| unsafe { Component::deserialize(engine, artifact) },
-        || Component::from_binary(engine, &module.bytes),
-    )
-    .map_err(|e| errors::compile(module, &e))
+    artifact: &[u8],
+) -> Result<Compiled, ExecutorError> {
+    // SAFETY: per this function's contract, the artifact is what
+    // precompile_module/precompile_component of a compatible engine made.
+    let compiled = unsafe {
+        if module.component {
+            Component::deserialize(engine, artifact).map(Compiled::Component)
+        } else {
+            Module::deserialize(engine, artifact).map(Compiled::Module)
+        }
+    };
+    compiled.map_err(|e| errors::compile(module, &e))
+}
+
+/// Compiles for this process.
+pub(crate) fn compile(engine: &Engine, module: &WasmModule) -> Result<Compiled, ExecutorError> {
+    let compiled = if module.component {
+        Component::from_binary(engine, &module.bytes).map(Compiled::Component)
+    } else {
+        Module::from_binary(engine, &module.bytes).map(Compiled::Module)
+    };
+    compiled.map_err(|e| errors::compile(module, &e))
 }

@@ -73,41 +73,12 @@ pub(crate) fn one_line(err: &wasmtime::Error) -> String {
         .filter(|cause| Some(cause) != backtrace.as_ref())
         .collect::<Vec<_>>()
         .join(": ");
-    lowercase_first(ExecutorError::one_line(&text))
-}
-
-/// Lowercases the first letter of a message that starts with a capitalised
-/// word ("Exited" -> "exited"), leaving names such as "WebAssembly" alone.
-fn lowercase_first(message: String) -> String {
-    let word = message.split([' ', ':']).next().unwrap_or_default();
-    let mut chars = word.chars();
-    let capitalised = chars.next().is_some_and(char::is_uppercase) && chars.all(char::is_lowercase);
-    if !capitalised {
-        return message;
-    }
-    let mut chars = message.chars();
-    let first = chars
-        .next()
-        .map(|c| c.to_lowercase().to_string())
-        .unwrap_or_default();
-    first + chars.as_str()
+    ExecutorError::one_line(&text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lowercases_only_plain_capitalised_words() {
-        assert_eq!(lowercase_first("Invalid input".into()), "invalid input");
-        assert_eq!(
-            lowercase_first("WebAssembly translation error".into()),
-            "WebAssembly translation error"
-        );
-        assert_eq!(lowercase_first("I/O error".into()), "I/O error");
-        assert_eq!(lowercase_first("already lower".into()), "already lower");
-        assert_eq!(lowercase_first(String::new()), "");
-    }
 
     #[test]
     fn exits_traps_and_failures_are_told_apart() {

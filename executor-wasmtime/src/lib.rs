@@ -1,11 +1,11 @@
 //! The wasmtime engine for hako.
 //!
-//! [`Wasmtime`] implements [`WasmEngine`]: container init calls
-//! [`WasmEngine::prepare`] during `hako create`, which compiles the module,
-//! links WASI and opens the preopened directories, so that every error a
-//! module can have fails `create`; after `hako start` the same process calls
-//! [`Prepared::run`] and exits with the code
-//! it returns.
+//! [`Wasmtime`] implements [`WasmEngine`]: during `hako create`, container
+//! init compiles the module (or loads it from the cache) and
+//! [`WasmEngine::instantiate`] links WASI and checks the command, so that
+//! every error a module can have fails `create`; after `hako start` the
+//! same process calls [`Prepared::run`] and exits with the code it
+//! returns.
 //!
 //! What runs depends on the module:
 //!
@@ -15,7 +15,7 @@
 //! - a component exporting `wasi:cli/run` is a WASI preview 2 command
 //!   (`component.rs`).
 //!
-//! Threads and signals: creating the engine (in `prepare`) installs
+//! Threads and signals: creating the engine (at the first compile) installs
 //! wasmtime's trap handlers for SIGSEGV, SIGILL and, on x86_64, SIGFPE
 //! (how wasm traps are caught; faults outside wasm chain to the previous
 //! handlers) but starts no thread. A command runs on a current-thread
@@ -33,31 +33,68 @@ mod errors;
 mod http;
 mod wasi;
 
+use std::path::Path;
+
 use hako_executors::wasm::{WasiConfig, WasmEngine, WasmModule};
 use hako_executors::{EngineKind, ExecutorError, Prepared};
 
 /// The wasmtime engine, for `WasmExecutor::new(Wasmtime)`.
 ///
 /// It holds nothing: the process-wide `wasmtime::Engine` is created by the
-/// first [`WasmEngine::prepare`], so a native container never initialises
+/// first call that compiles, so a native container never initialises
 /// wasmtime.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Wasmtime;
 
 impl WasmEngine for Wasmtime {
+    type Compiled = engine::Compiled;
+
     fn kind(&self) -> EngineKind {
         EngineKind::Wasmtime
     }
 
-    fn prepare(
+    fn runs_components(&self) -> bool {
+        true
+    }
+
+    fn cache_tag(&self, module: &WasmModule) -> Result<String, ExecutorError> {
+        Ok(engine::tag(&engine::engine()?, module))
+    }
+
+    fn precompile(
+        &self,
+        module: &WasmModule,
+        _scratch: Option<&Path>,
+    ) -> Result<Option<Vec<u8>>, ExecutorError> {
+        engine::precompile(&engine::engine()?, module).map(Some)
+    }
+
+    unsafe fn load(
+        &self,
+        module: &WasmModule,
+        artifact: &[u8],
+    ) -> Result<Self::Compiled, ExecutorError> {
+        // SAFETY: the caller keeps WasmEngine::load's contract, which is
+        // engine::load's.
+        unsafe { engine::load(&engine::engine()?, module, artifact) }
+    }
+
+    fn compile(&self, module: &WasmModule) -> Result<Self::Compiled, ExecutorError> {
+        engine::compile(&engine::engine()?, module)
+    }
+
+    fn instantiate(
         &self,
         module: WasmModule,
+        compiled: Self::Compiled,
         wasi: WasiConfig,
     ) -> Result<Box<dyn Prepared>, ExecutorError> {
-        if module.component {
-            component::prepare(&module, wasi)
-        } else {
-            Ok(Box::new(core_module::prepare(&module, &wasi)?))
+        let engine = engine::engine()?;
+        match compiled {
+            engine::Compiled::Module(m) => {
+                Ok(Box::new(core_module::prepare(&engine, &module, m, &wasi)?))
+            }
+            engine::Compiled::Component(c) => component::prepare(&engine, &module, c, wasi),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{prepare_err, run, run_in_child, wat, Sandbox};
+use common::{prepare, prepare_err, run, serial, wat, Outcome, Sandbox};
 use hako_executors::wasm::WasmModule;
 use hako_executors::{EngineKind, ExecutorError};
 
@@ -95,21 +95,13 @@ fn command(body: &str) -> WasmModule {
     ))
 }
 
-/// The entry point of `common::run_in_child`: runs only there, in the
-/// child process it starts (`--ignored`), never as a test of its own.
-#[test]
-#[ignore = "entry point of run_in_child's child process"]
-fn child() {
-    common::child_main(|scenario, sandbox| match scenario {
-        "hello" => (hello_component(), sandbox.wasi(&["hello.wasm"], &[], false)),
-        other => panic!("unknown scenario {other}"),
-    });
-}
-
 #[test]
 fn cli_run_component_prints_to_the_real_stdout_and_exits_0() {
-    let out = run_in_child("hello");
-    assert_eq!(out.result, "Ok(0)");
+    let _serial = serial();
+    let sandbox = Sandbox::new();
+    let prepared = prepare(hello_component(), sandbox.wasi(&["hello.wasm"], &[], false)).unwrap();
+    let out = hako_executors::testing::run(prepared, b"");
+    assert_eq!(out.outcome, Outcome::Exit(0), "{}", out.stderr);
     assert_eq!(out.stdout, HELLO);
 }
 

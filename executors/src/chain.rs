@@ -1,5 +1,6 @@
 //! The ordered executor chain.
 
+use crate::cache::ArtifactCache;
 use crate::detect::{self, Target};
 use crate::error::ExecutorError;
 use crate::executor::{Executor, Prepared};
@@ -23,12 +24,16 @@ impl Chain {
     }
 
     /// Detects what the workload is and lets the first willing executor
-    /// prepare it.
-    pub fn prepare(&self, workload: &Workload) -> Result<Box<dyn Prepared>, ExecutorError> {
+    /// prepare it (an engine compiling through `cache`, if given).
+    pub fn prepare(
+        &self,
+        workload: &Workload,
+        cache: Option<&dyn ArtifactCache>,
+    ) -> Result<Box<dyn Prepared>, ExecutorError> {
         let target = detect::target(workload)?;
         tracing::debug!(?target, "workload detected");
         for executor in &self.executors {
-            if let Some(prepared) = executor.prepare(workload, &target)? {
+            if let Some(prepared) = executor.prepare(workload, &target, cache)? {
                 tracing::debug!(executor = executor.name(), "executor took the workload");
                 return Ok(prepared);
             }
@@ -61,7 +66,7 @@ impl Chain {
 mod tests {
     use super::*;
     use crate::detect::ANNOTATION_VARIANT;
-    use crate::wasm::{WasiConfig, WasmEngine, WasmExecutor, WasmModule};
+    use crate::wasm::{Preparer, WasiConfig, WasmExecutor, WasmModule};
     use crate::workload::{EngineKind, RuntimeOptions};
     use std::cell::Cell;
     use std::rc::Rc;
@@ -75,14 +80,15 @@ mod tests {
 
     /// A fake engine that records whether it was ever asked to prepare.
     struct FakeEngine(EngineKind, Rc<Cell<bool>>);
-    impl WasmEngine for FakeEngine {
-        fn kind(&self) -> EngineKind {
+    impl Preparer for FakeEngine {
+        fn engine(&self) -> EngineKind {
             self.0
         }
         fn prepare(
             &self,
             module: WasmModule,
             _: WasiConfig,
+            _: Option<&dyn ArtifactCache>,
         ) -> Result<Box<dyn Prepared>, ExecutorError> {
             self.1.set(true);
             assert!(module.bytes.starts_with(b"\0asm"));
@@ -99,6 +105,7 @@ mod tests {
             &self,
             _: &Workload,
             t: &Target,
+            _: Option<&dyn ArtifactCache>,
         ) -> Result<Option<Box<dyn Prepared>>, ExecutorError> {
             Ok(matches!(t, Target::Native).then(|| Box::new(Fixed(0)) as Box<dyn Prepared>))
         }
@@ -133,12 +140,15 @@ mod tests {
         ]);
         assert_eq!(chain.names(), vec!["wasmtime", "native"]);
 
-        let native = chain.prepare(&workload(dir.path(), &[])).unwrap();
+        let native = chain.prepare(&workload(dir.path(), &[]), None).unwrap();
         assert_eq!(native.run().unwrap(), 0);
         assert!(!used.get(), "a native workload initialised an engine");
 
         let wasm = chain
-            .prepare(&workload(dir.path(), &[(ANNOTATION_VARIANT, "compat")]))
+            .prepare(
+                &workload(dir.path(), &[(ANNOTATION_VARIANT, "compat")]),
+                None,
+            )
             .unwrap();
         assert!(used.get());
         assert_eq!(wasm.run().unwrap(), 7);
@@ -156,7 +166,7 @@ mod tests {
             Box::new(Native),
         ]);
         let w = workload(dir.path(), &[("run.oci.handler", "wasmer")]);
-        let err = chain.prepare(&w).err().unwrap();
+        let err = chain.prepare(&w, None).err().unwrap();
         assert_eq!(
             err.to_string(),
             "wasm engine wasmer is not built into this hako (built in: wasmtime)"

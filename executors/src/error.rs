@@ -66,6 +66,16 @@ pub enum ExecutorError {
         /// The offending entry.
         value: String,
     },
+    /// A directory the guest is to see does not exist or is no directory.
+    #[error("preopen {guest}: {}: {reason}", host.display())]
+    Preopen {
+        /// The name the guest would see.
+        guest: String,
+        /// The host directory.
+        host: PathBuf,
+        /// Why it cannot be opened.
+        reason: String,
+    },
     /// An annotation names an engine hako does not know.
     #[error("unknown wasm engine {name:?} in annotation {annotation} (known: wasmtime, wasmedge, wasmer)")]
     UnknownEngine {
@@ -165,7 +175,10 @@ impl ExecutorError {
         }
     }
 
-    /// Flattens any error chain into one line, for messages from engines.
+    /// An engine's message in hako's style: one line (lines joined with
+    /// `: `), no trailing period, and a first word that is merely
+    /// capitalised ("Invalid input", "Fail to create Loader") lowercased,
+    /// while names and acronyms ("WebAssembly", "WASI", "I/O") stay.
     pub fn one_line(err: &dyn std::fmt::Display) -> String {
         let text = err.to_string();
         let mut line = text
@@ -176,6 +189,15 @@ impl ExecutorError {
             .join(": ");
         if line.ends_with('.') {
             line.pop();
+        }
+        let word = line.split([' ', ':']).next().unwrap_or_default();
+        let mut chars = word.chars();
+        let capitalised =
+            chars.next().is_some_and(char::is_uppercase) && chars.all(char::is_lowercase);
+        if capitalised {
+            let first = line.chars().next().map_or(0, char::len_utf8);
+            let lower = line[..first].to_lowercase();
+            line.replace_range(..first, &lower);
         }
         line
     }
@@ -226,5 +248,21 @@ mod tests {
     #[test]
     fn one_line_joins_and_trims() {
         assert_eq!(ExecutorError::one_line(&"a\n  b.\n"), "a: b");
+        assert_eq!(
+            ExecutorError::one_line(&"Validation error: x.\n  at 3"),
+            "validation error: x.: at 3"
+        );
+        assert_eq!(
+            ExecutorError::one_line(&"Fail to create Loader"),
+            "fail to create Loader"
+        );
+        for kept in [
+            "WebAssembly translation error",
+            "WASI exited",
+            "I/O error",
+            "",
+        ] {
+            assert_eq!(ExecutorError::one_line(&kept), kept);
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The [`Executor`] and [`Prepared`] traits.
 
+use crate::cache::ArtifactCache;
 use crate::detect::Target;
 use crate::error::ExecutorError;
 use crate::workload::Workload;
@@ -23,11 +24,14 @@ pub trait Executor {
     /// `Ok(None)` declines: the chain asks the next executor. `Ok(Some(_))`
     /// takes it: everything that can fail before the guest runs (reading,
     /// parsing and compiling a module, resolving an executable) must have
-    /// happened here, so that the failure surfaces at `create`.
+    /// happened here, so that the failure surfaces at `create`. An engine
+    /// compiles through `cache`, the runtime's compiled-module cache, when
+    /// there is one.
     fn prepare(
         &self,
         workload: &Workload,
         target: &Target,
+        cache: Option<&dyn ArtifactCache>,
     ) -> Result<Option<Box<dyn Prepared>>, ExecutorError>;
 }
 

@@ -23,6 +23,7 @@ impl Executor for ExecveExecutor {
         &self,
         workload: &Workload,
         target: &Target,
+        _cache: Option<&dyn crate::cache::ArtifactCache>,
     ) -> Result<Option<Box<dyn Prepared>>, ExecutorError> {
         if !matches!(target, Target::Native) {
             return Ok(None);
@@ -109,13 +110,16 @@ mod tests {
             },
             format: crate::detect::Format::Core,
         };
-        assert!(e.prepare(&workload(&["sh"]), &wasm).unwrap().is_none());
         assert!(e
-            .prepare(&workload(&["sh"]), &Target::Native)
+            .prepare(&workload(&["sh"]), &wasm, None)
+            .unwrap()
+            .is_none());
+        assert!(e
+            .prepare(&workload(&["sh"]), &Target::Native, None)
             .unwrap()
             .is_some());
         let err = e
-            .prepare(&workload(&["no-such-program-hako"]), &Target::Native)
+            .prepare(&workload(&["no-such-program-hako"]), &Target::Native, None)
             .err()
             .unwrap();
         assert_eq!(
@@ -123,7 +127,7 @@ mod tests {
             "exec: \"no-such-program-hako\": executable file not found in $PATH"
         );
         let err = e
-            .prepare(&workload(&["sh", "a\0b"]), &Target::Native)
+            .prepare(&workload(&["sh", "a\0b"]), &Target::Native, None)
             .err()
             .unwrap();
         assert!(matches!(err, ExecutorError::NulByte { field: "args", .. }));
@@ -141,7 +145,7 @@ mod tests {
         // writing (ETXTBSY): retry until the inherited descriptor is gone.
         let err = loop {
             let prepared = ExecveExecutor
-                .prepare(&w, &Target::Native)
+                .prepare(&w, &Target::Native, None)
                 .unwrap()
                 .unwrap();
             match prepared.run().unwrap_err() {

@@ -24,6 +24,8 @@ pub mod plugin;
 pub mod plugin_cache;
 pub mod scratch;
 pub mod signals;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod wasm;
 pub mod workload;
 

@@ -15,15 +15,17 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::cache::ArtifactCache;
 use crate::error::ExecutorError;
 use crate::executor::Prepared;
 use crate::plugin_cache::CacheAbi;
-use crate::wasm::{WasiConfig, WasmEngine, WasmModule};
+use crate::wasm::{prepare_guest, Preparer, WasiConfig, WasmEngine, WasmModule};
 use crate::workload::EngineKind;
 
 /// Version of [`EngineAbi`]; a library built for another one is refused.
-/// (2: `prepare` takes the host's module cache.)
-pub const ABI_VERSION: u32 = 2;
+/// (2: `prepare` takes the host's module cache; 3: lent as a context
+/// with each call, not a process-global one.)
+pub const ABI_VERSION: u32 = 3;
 
 /// The symbol a plugin exports: `extern "C" fn() -> *const EngineAbi`.
 pub const SYMBOL: &[u8] = b"hako_engine_abi";
@@ -142,8 +144,8 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
 ///
 /// # Safety
 /// The pointers and lengths must describe valid buffers, as the host's
-/// [`PluginEngine`] passes them; `cache` is null or the host's static
-/// [`CacheAbi`].
+/// [`PluginEngine`] passes them; `cache` is null or a [`CacheAbi`] the
+/// host lent for this call.
 pub unsafe extern "C" fn prepare<E: WasmEngine + Default>(
     req: *const u8,
     req_len: usize,
@@ -161,11 +163,8 @@ pub unsafe extern "C" fn prepare<E: WasmEngine + Default>(
             std::slice::from_raw_parts(module, module_len),
         )
     };
-    // SAFETY: null, or the host's CacheAbi, a static.
-    if let Some(cache) = unsafe { cache.as_ref() } {
-        // The host's cache becomes this copy's: engines compile through it.
-        crate::cache::install(Box::new(crate::plugin_cache::Bridge(cache)));
-    }
+    // SAFETY: null, or the host's CacheAbi, lent for this call.
+    let bridge = unsafe { cache.as_ref() }.map(crate::plugin_cache::Bridge);
     let outcome = std::panic::catch_unwind(|| -> Result<Box<dyn Prepared>, PluginError> {
         let req: Request = serde_json::from_slice(req).map_err(|e| PluginError {
             kind: "engine".into(),
@@ -176,8 +175,8 @@ pub unsafe extern "C" fn prepare<E: WasmEngine + Default>(
             bytes: bytes.to_vec(),
             component: req.component,
         };
-        E::default()
-            .prepare(module, req.wasi)
+        let cache = bridge.as_ref().map(|b| b as &dyn ArtifactCache);
+        prepare_guest(&E::default(), module, req.wasi, cache)
             .map_err(|e| PluginError::from_executor(&e))
     });
     let e = match outcome {
@@ -312,8 +311,8 @@ struct PluginPrepared {
     ptr: *mut c_void,
 }
 
-impl WasmEngine for PluginEngine {
-    fn kind(&self) -> EngineKind {
+impl Preparer for PluginEngine {
+    fn engine(&self) -> EngineKind {
         self.kind
     }
 
@@ -321,6 +320,7 @@ impl WasmEngine for PluginEngine {
         &self,
         module: WasmModule,
         wasi: WasiConfig,
+        cache: Option<&dyn ArtifactCache>,
     ) -> Result<Box<dyn Prepared>, ExecutorError> {
         let path = module.path.clone();
         let req = serde_json::to_vec(&Request {
@@ -334,14 +334,18 @@ impl WasmEngine for PluginEngine {
         })?;
         let mut err = vec![0u8; ERROR_CAPACITY];
         let mut err_len = 0usize;
-        // SAFETY: every pointer describes a live buffer of the given length.
+        // Lent for this call only: the plugin compiles within it.
+        let lent = cache.as_ref().map(CacheAbi::lend);
+        // SAFETY: every pointer describes a live buffer of the given length,
+        // and `lent` borrows `cache` for the whole call.
         let ptr = unsafe {
             (self.abi.prepare)(
                 req.as_ptr(),
                 req.len(),
                 module.bytes.as_ptr(),
                 module.bytes.len(),
-                crate::plugin_cache::host().map_or(std::ptr::null(), |abi| abi as *const CacheAbi),
+                lent.as_ref()
+                    .map_or(std::ptr::null(), |abi| abi as *const CacheAbi),
                 err.as_mut_ptr(),
                 err.len(),
                 &mut err_len,

@@ -1,58 +1,83 @@
 //! The compiled-module cache, lent across the plugin boundary.
 //!
-//! A plugin links its own copy of this crate, so the cache the runtime
-//! installed (`crate::cache`) is not the plugin's. The host hands the
-//! plugin a [`CacheAbi`] of two C functions over its own cache, and the
-//! plugin installs a [`Bridge`] to them in its copy: an engine in a plugin
-//! then compiles through [`crate::cache::compile`] like any other, with
-//! the same keys and the same trust rules.
+//! A plugin links its own copy of this crate, and no Rust trait object
+//! crosses a C ABI. For the length of one `prepare` call the host lends
+//! the plugin its [`ArtifactCache`] as a [`CacheAbi`]: a context pointer
+//! and three C functions over it. The plugin wraps that in a [`Bridge`],
+//! an `ArtifactCache` of its copy of the crate, and compiles through it
+//! like any other engine, with the same keys and the same trust rules.
 
 use std::ffi::{c_int, c_void};
+
+use crate::cache::ArtifactCache;
 
 /// Called by [`CacheAbi::get`] with the artifact it found.
 pub type Sink = unsafe extern "C" fn(sink: *mut c_void, artifact: *const u8, len: usize);
 
-/// The host's cache as two C functions.
+/// The host's cache as a context and three C functions over it.
 #[repr(C)]
 pub struct CacheAbi {
+    /// The host's cache (a `*const &dyn ArtifactCache`), valid while the
+    /// `prepare` call it was lent to lasts.
+    pub ctx: *const c_void,
     /// Looks `key` up; on a hit calls `found(sink, artifact, len)` once and
     /// returns true.
     pub get: unsafe extern "C" fn(
+        ctx: *const c_void,
         key: *const u8,
         key_len: usize,
         sink: *mut c_void,
         found: Sink,
     ) -> bool,
     /// Stores `artifact` under `key` (best effort).
-    pub put: unsafe extern "C" fn(key: *const u8, key_len: usize, artifact: *const u8, len: usize),
+    pub put: unsafe extern "C" fn(
+        ctx: *const c_void,
+        key: *const u8,
+        key_len: usize,
+        artifact: *const u8,
+        len: usize,
+    ),
     /// The cache's scratch directory descriptor, or -1.
-    pub scratch_fd: unsafe extern "C" fn() -> c_int,
+    pub scratch_fd: unsafe extern "C" fn(ctx: *const c_void) -> c_int,
 }
 
-/// The host's [`CacheAbi`], if the runtime installed a cache.
-pub(crate) fn host() -> Option<&'static CacheAbi> {
-    static ABI: CacheAbi = CacheAbi {
-        get: host_get,
-        put: host_put,
-        scratch_fd: host_scratch_fd,
-    };
-    crate::cache::installed().map(|_| &ABI)
+impl CacheAbi {
+    /// Lends `cache`: the result is only valid while `cache` is borrowed.
+    pub(crate) fn lend(cache: &&dyn ArtifactCache) -> CacheAbi {
+        CacheAbi {
+            ctx: (cache as *const &dyn ArtifactCache).cast(),
+            get: host_get,
+            put: host_put,
+            scratch_fd: host_scratch_fd,
+        }
+    }
+}
+
+/// The cache behind a lent context.
+///
+/// # Safety
+/// `ctx` must be the `ctx` of a [`CacheAbi::lend`] whose borrow is live.
+unsafe fn cache_of<'a>(ctx: *const c_void) -> &'a dyn ArtifactCache {
+    // SAFETY: per the contract, ctx points to a live `&dyn ArtifactCache`.
+    unsafe { *ctx.cast::<&dyn ArtifactCache>() }
 }
 
 /// # Safety
-/// `key` must be valid for `key_len` bytes; `found` must accept `sink`.
+/// `ctx` as for [`cache_of`]; `key` valid for `key_len` bytes; `found`
+/// must accept `sink`.
 unsafe extern "C" fn host_get(
+    ctx: *const c_void,
     key: *const u8,
     key_len: usize,
     sink: *mut c_void,
     found: Sink,
 ) -> bool {
-    // SAFETY: the plugin passes a valid key buffer.
-    let key = unsafe { std::slice::from_raw_parts(key, key_len) };
+    // SAFETY: the plugin passes the lent context and a valid key buffer.
+    let (cache, key) = unsafe { (cache_of(ctx), std::slice::from_raw_parts(key, key_len)) };
     let Ok(key) = std::str::from_utf8(key) else {
         return false;
     };
-    match crate::cache::installed().and_then(|cache| cache.get(key)) {
+    match cache.get(key) {
         Some(artifact) => {
             // SAFETY: the plugin's sink copies the bytes before returning.
             unsafe { found(sink, artifact.as_ptr(), artifact.len()) };
@@ -63,31 +88,39 @@ unsafe extern "C" fn host_get(
 }
 
 /// # Safety
-/// `key` and `artifact` must be valid for their lengths.
-unsafe extern "C" fn host_put(key: *const u8, key_len: usize, artifact: *const u8, len: usize) {
-    // SAFETY: the plugin passes valid buffers.
-    let (key, artifact) = unsafe {
+/// `ctx` as for [`cache_of`]; `key` and `artifact` valid for their lengths.
+unsafe extern "C" fn host_put(
+    ctx: *const c_void,
+    key: *const u8,
+    key_len: usize,
+    artifact: *const u8,
+    len: usize,
+) {
+    // SAFETY: the plugin passes the lent context and valid buffers.
+    let (cache, key, artifact) = unsafe {
         (
+            cache_of(ctx),
             std::slice::from_raw_parts(key, key_len),
             std::slice::from_raw_parts(artifact, len),
         )
     };
-    if let (Ok(key), Some(cache)) = (std::str::from_utf8(key), crate::cache::installed()) {
+    if let Ok(key) = std::str::from_utf8(key) {
         cache.put(key, artifact);
     }
 }
 
-unsafe extern "C" fn host_scratch_fd() -> c_int {
-    crate::cache::installed()
-        .and_then(|cache| cache.scratch_fd())
-        .unwrap_or(-1)
+/// # Safety
+/// `ctx` as for [`cache_of`].
+unsafe extern "C" fn host_scratch_fd(ctx: *const c_void) -> c_int {
+    // SAFETY: the plugin passes the lent context.
+    unsafe { cache_of(ctx) }.scratch_fd().unwrap_or(-1)
 }
 
-/// The plugin's side: an [`ArtifactCache`](crate::cache::ArtifactCache)
-/// that is the host's.
-pub(crate) struct Bridge(pub(crate) &'static CacheAbi);
+/// The plugin's side: an [`ArtifactCache`] that is the host's, for the
+/// length of the `prepare` call that received `CacheAbi`.
+pub(crate) struct Bridge<'a>(pub(crate) &'a CacheAbi);
 
-impl crate::cache::ArtifactCache for Bridge {
+impl ArtifactCache for Bridge<'_> {
     fn get(&self, key: &str) -> Option<Vec<u8>> {
         unsafe extern "C" fn copy(sink: *mut c_void, artifact: *const u8, len: usize) {
             // SAFETY: `sink` is the Vec below, and the host's artifact is
@@ -98,9 +131,11 @@ impl crate::cache::ArtifactCache for Bridge {
             }
         }
         let mut out = Vec::new();
-        // SAFETY: the key buffer is live; `copy` matches the sink it gets.
+        // SAFETY: the context is lent for this call; the key buffer is
+        // live; `copy` matches the sink it gets.
         let hit = unsafe {
             (self.0.get)(
+                self.0.ctx,
                 key.as_ptr(),
                 key.len(),
                 (&mut out as *mut Vec<u8>).cast(),
@@ -111,13 +146,21 @@ impl crate::cache::ArtifactCache for Bridge {
     }
 
     fn put(&self, key: &str, artifact: &[u8]) {
-        // SAFETY: both buffers are live for the call.
-        unsafe { (self.0.put)(key.as_ptr(), key.len(), artifact.as_ptr(), artifact.len()) }
+        // SAFETY: the context is lent; both buffers are live for the call.
+        unsafe {
+            (self.0.put)(
+                self.0.ctx,
+                key.as_ptr(),
+                key.len(),
+                artifact.as_ptr(),
+                artifact.len(),
+            )
+        }
     }
 
     fn scratch_fd(&self) -> Option<std::os::fd::RawFd> {
-        // SAFETY: takes nothing; the host answers from its own cache.
-        let fd = unsafe { (self.0.scratch_fd)() };
+        // SAFETY: the context is lent for this call.
+        let fd = unsafe { (self.0.scratch_fd)(self.0.ctx) };
         (fd >= 0).then_some(fd)
     }
 }
@@ -125,18 +168,33 @@ impl crate::cache::ArtifactCache for Bridge {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::ArtifactCache;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    #[derive(Default)]
+    struct Map(RefCell<HashMap<String, Vec<u8>>>);
+    impl ArtifactCache for Map {
+        fn get(&self, key: &str) -> Option<Vec<u8>> {
+            self.0.borrow().get(key).cloned()
+        }
+        fn put(&self, key: &str, artifact: &[u8]) {
+            self.0.borrow_mut().insert(key.into(), artifact.to_vec());
+        }
+        fn scratch_fd(&self) -> Option<std::os::fd::RawFd> {
+            Some(42)
+        }
+    }
 
     #[test]
     fn the_bridge_reaches_the_hosts_cache() {
-        crate::cache::install(Box::<crate::cache::tests::Map>::default());
-        let bridge = Bridge(host().expect("a cache is installed"));
+        let map = Map::default();
+        let cache: &dyn ArtifactCache = &map;
+        let abi = CacheAbi::lend(&cache);
+        let bridge = Bridge(&abi);
         assert_eq!(bridge.get("k"), None);
         bridge.put("k", b"artifact");
         assert_eq!(bridge.get("k").as_deref(), Some(&b"artifact"[..]));
-        assert_eq!(
-            crate::cache::installed().unwrap().get("k").as_deref(),
-            Some(&b"artifact"[..])
-        );
+        assert_eq!(map.get("k").as_deref(), Some(&b"artifact"[..]));
+        assert_eq!(bridge.scratch_fd(), Some(42));
     }
 }

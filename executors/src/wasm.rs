@@ -8,8 +8,9 @@
 //! point of view.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use crate::cache::{self, ArtifactCache};
 use crate::detect::{Format, Target};
 use crate::entrypoint::Entrypoint;
 use crate::error::ExecutorError;
@@ -161,53 +162,168 @@ impl WasiConfig {
         };
         Err(ExecutorError::NulByte { field, value })
     }
+
+    /// What every engine needs of a WASI view before it is built: no NUL
+    /// byte in an argument or variable ([`WasiConfig::check_nul`]), and
+    /// every preopen an existing directory
+    /// ([`ExecutorError::Preopen`]; an engine would otherwise skip it or
+    /// fail only at `start`).
+    pub fn check(&self) -> Result<(), ExecutorError> {
+        self.check_nul()?;
+        for p in &self.preopens {
+            p.host_dir().map_err(|e| ExecutorError::Preopen {
+                guest: p.guest.clone(),
+                host: p.host.clone(),
+                reason: match e {
+                    PreopenError::Unresolved(e) => ExecutorError::one_line(&e),
+                    PreopenError::NotADirectory => "not a directory".into(),
+                },
+            })?;
+        }
+        Ok(())
+    }
 }
 
-/// One WebAssembly engine.
+/// One WebAssembly engine: how it compiles a module, and how it readies a
+/// compiled module to run. The contract is runwasi's `Compiler` with a
+/// cache key: [`cache::compile`] decides between [`WasmEngine::compile`],
+/// [`WasmEngine::precompile`] and [`WasmEngine::load`], so an engine never
+/// sees the cache, and [`prepare_guest`] does what every engine shares.
 ///
 /// An engine is created for every container init but must do nothing
-/// until [`WasmEngine::prepare`]: native containers never touch it.
+/// until it is asked to compile: native containers never touch it.
 pub trait WasmEngine {
+    /// The engine's compiled module.
+    type Compiled;
+
     /// Which engine this is.
     fn kind(&self) -> EngineKind;
 
-    /// Compiles the module and links WASI, so that every error a module
-    /// can have surfaces now, at `create`. The result runs the guest.
+    /// Whether it runs components; [`prepare_guest`] refuses them for an
+    /// engine that does not, with [`ExecutorError::ComponentUnsupported`].
+    fn runs_components(&self) -> bool {
+        false
+    }
+
+    /// What makes an artifact of this engine usable by another process:
+    /// the engine's version and settings, and the kind of module. Part of
+    /// the cache key, so it is letters, digits, `-` and `_` only.
+    fn cache_tag(&self, module: &WasmModule) -> Result<String, ExecutorError>;
+
+    /// Compiles the module into an artifact [`WasmEngine::load`] takes
+    /// back, working in `scratch` if the engine's compiler needs files.
+    /// `Ok(None)`: the engine cannot precompile now (its compiler has no
+    /// room to run) and the module is compiled without the cache.
+    fn precompile(
+        &self,
+        module: &WasmModule,
+        scratch: Option<&Path>,
+    ) -> Result<Option<Vec<u8>>, ExecutorError>;
+
+    /// Loads an artifact.
     ///
-    /// An engine that cannot run components returns
-    /// [`ExecutorError::ComponentUnsupported`] for one.
-    fn prepare(
+    /// # Safety
+    /// `artifact` must come from [`WasmEngine::precompile`] of an engine
+    /// with the same [`WasmEngine::cache_tag`], for this module: engines
+    /// map it as native code.
+    unsafe fn load(
+        &self,
+        module: &WasmModule,
+        artifact: &[u8],
+    ) -> Result<Self::Compiled, ExecutorError>;
+
+    /// Compiles the module for this process only.
+    fn compile(&self, module: &WasmModule) -> Result<Self::Compiled, ExecutorError>;
+
+    /// Links WASI and everything else the guest needs, so that every error
+    /// a module can have surfaces now, at `create`. The result runs the
+    /// guest.
+    fn instantiate(
         &self,
         module: WasmModule,
+        compiled: Self::Compiled,
         wasi: WasiConfig,
     ) -> Result<Box<dyn Prepared>, ExecutorError>;
 }
 
-/// Adapts a [`WasmEngine`] to the [`Executor`] chain.
+/// Readies a module on an engine, the same way for every engine: checks
+/// the WASI view ([`WasiConfig::check`]) and that the engine runs this
+/// kind of module, compiles through `cache` ([`cache::compile`]), then
+/// instantiates.
+pub fn prepare_guest<E: WasmEngine + ?Sized>(
+    engine: &E,
+    module: WasmModule,
+    wasi: WasiConfig,
+    cache: Option<&dyn ArtifactCache>,
+) -> Result<Box<dyn Prepared>, ExecutorError> {
+    wasi.check()?;
+    if module.component && !engine.runs_components() {
+        return Err(ExecutorError::ComponentUnsupported {
+            engine: engine.kind(),
+            path: module.path,
+        });
+    }
+    let compiled = cache::compile(engine, &module, cache)?;
+    engine.instantiate(module, compiled, wasi)
+}
+
+/// What [`WasmExecutor`] runs a module on: any [`WasmEngine`] of this
+/// process, or an engine in a plugin ([`crate::plugin::PluginEngine`]),
+/// which calls [`prepare_guest`] on its side of the boundary.
+pub trait Preparer {
+    /// Which engine this is.
+    fn engine(&self) -> EngineKind;
+
+    /// Turns a module into a guest ready to run.
+    fn prepare(
+        &self,
+        module: WasmModule,
+        wasi: WasiConfig,
+        cache: Option<&dyn ArtifactCache>,
+    ) -> Result<Box<dyn Prepared>, ExecutorError>;
+}
+
+impl<E: WasmEngine> Preparer for E {
+    fn engine(&self) -> EngineKind {
+        self.kind()
+    }
+
+    fn prepare(
+        &self,
+        module: WasmModule,
+        wasi: WasiConfig,
+        cache: Option<&dyn ArtifactCache>,
+    ) -> Result<Box<dyn Prepared>, ExecutorError> {
+        prepare_guest(self, module, wasi, cache)
+    }
+}
+
+/// Adapts an engine to the [`Executor`] chain.
 pub struct WasmExecutor<E> {
     engine: E,
 }
 
-impl<E: WasmEngine> WasmExecutor<E> {
+impl<E: Preparer> WasmExecutor<E> {
     /// Wraps an engine.
     pub fn new(engine: E) -> Self {
         WasmExecutor { engine }
     }
 }
 
-impl<E: WasmEngine> Executor for WasmExecutor<E> {
+impl<E: Preparer> Executor for WasmExecutor<E> {
     fn name(&self) -> &'static str {
-        self.engine.kind().name()
+        self.engine.engine().name()
     }
 
     fn engine(&self) -> Option<EngineKind> {
-        Some(self.engine.kind())
+        Some(self.engine.engine())
     }
 
     fn prepare(
         &self,
         workload: &Workload,
         target: &Target,
+        cache: Option<&dyn ArtifactCache>,
     ) -> Result<Option<Box<dyn Prepared>>, ExecutorError> {
         let Target::Wasm {
             engine,
@@ -217,13 +333,13 @@ impl<E: WasmEngine> Executor for WasmExecutor<E> {
         else {
             return Ok(None);
         };
-        if *engine != self.engine.kind() {
+        if *engine != self.engine.engine() {
             return Ok(None);
         }
         let module = load_module(entrypoint, *format)?;
         let wasi = WasiConfig::for_workload(workload)?;
-        let inner = self.engine.prepare(module, wasi)?;
-        Ok(Some(Box::new(StopOnSignal(inner, self.engine.kind()))))
+        let inner = self.engine.prepare(module, wasi, cache)?;
+        Ok(Some(Box::new(StopOnSignal(inner, *engine))))
     }
 }
 

@@ -99,14 +99,15 @@ pub fn preload(annotations: &BTreeMap<String, String>, options: &RuntimeOptions)
 /// An engine that lives in a plugin [`preload`] loaded.
 #[cfg(feature = "wasmedge")]
 mod loaded {
-    use hako_executors::wasm::{WasiConfig, WasmEngine, WasmModule};
+    use hako_executors::cache::ArtifactCache;
+    use hako_executors::wasm::{Preparer, WasiConfig, WasmModule};
     use hako_executors::{EngineKind, ExecutorError, Prepared};
 
     /// Forwards to the plugin of its engine.
     pub struct Loaded(pub EngineKind);
 
-    impl WasmEngine for Loaded {
-        fn kind(&self) -> EngineKind {
+    impl Preparer for Loaded {
+        fn engine(&self) -> EngineKind {
             self.0
         }
 
@@ -114,9 +115,10 @@ mod loaded {
             &self,
             module: WasmModule,
             wasi: WasiConfig,
+            cache: Option<&dyn ArtifactCache>,
         ) -> Result<Box<dyn Prepared>, ExecutorError> {
             match super::PLUGINS.get() {
-                Some(Ok(engine)) => engine.prepare(module, wasi),
+                Some(Ok(engine)) => engine.prepare(module, wasi, cache),
                 Some(Err(e)) => Err(ExecutorError::Engine {
                     engine: self.0,
                     message: e.clone(),

@@ -99,60 +99,6 @@ pub const O_CREAT: u32 = 1;
 pub const O_DIRECTORY: u32 = 2;
 pub const O_TRUNC: u32 = 8;
 
-/// Prints its argv to stdout and its environment to stderr, one per line.
-pub fn echo() -> String {
-    with_prelude(
-        r#"
-  (func (export "_start")
-    (if (call $args_sizes_get (i32.const 20) (i32.const 24)) (then (unreachable)))
-    (if (call $args_get (i32.const 1024) (i32.const 4096)) (then (unreachable)))
-    (call $print_list (i32.const 1) (i32.load (i32.const 20)) (i32.const 1024))
-    (if (call $environ_sizes_get (i32.const 20) (i32.const 24)) (then (unreachable)))
-    (if (call $environ_get (i32.const 1024) (i32.const 4096)) (then (unreachable)))
-    (call $print_list (i32.const 2) (i32.load (i32.const 20)) (i32.const 1024)))
-"#,
-    )
-}
-
-/// Copies `/in.txt` to `/out.txt` through the `/` preopen and writes
-/// "relative\n" to `rel.txt` through the `.` preopen. Exits 0, or
-/// step * 1000 + errno (99: a preopen is missing).
-pub fn files() -> String {
-    with_prelude(&format!(
-        r#"
-  (data (i32.const 256) "/\00")
-  (data (i32.const 260) ".\00")
-  (data (i32.const 264) "in.txt\00")
-  (data (i32.const 272) "out.txt\00")
-  (data (i32.const 280) "rel.txt\00")
-  (data (i32.const 288) "relative\n")
-  (func (export "_start")
-    (local $root i32) (local $cwd i32) (local $fd i32) (local $e i32) (local $n i32)
-    (local.set $root (call $find (i32.const 256) (i32.const 1)))
-    (local.set $cwd (call $find (i32.const 260) (i32.const 1)))
-    ;; 1: open /in.txt for reading
-    (local.set $e (call $open (local.get $root) (i32.const 264) (i32.const 0) (i64.const {FD_READ})))
-    (if (local.get $e) (then (call $fail (i32.const 1) (local.get $e))))
-    (local.set $fd (i32.load (i32.const 28)))
-    ;; 2: read it into 4096
-    (i32.store (i32.const 0) (i32.const 4096))
-    (i32.store (i32.const 4) (i32.const 1024))
-    (local.set $e (call $fd_read (local.get $fd) (i32.const 0) (i32.const 1) (i32.const 8)))
-    (if (local.get $e) (then (call $fail (i32.const 2) (local.get $e))))
-    (local.set $n (i32.load (i32.const 8)))
-    ;; 3: create /out.txt and write it
-    (local.set $e (call $open (local.get $root) (i32.const 272) (i32.const {create}) (i64.const {FD_WRITE})))
-    (if (local.get $e) (then (call $fail (i32.const 3) (local.get $e))))
-    (call $write (i32.load (i32.const 28)) (i32.const 4096) (local.get $n))
-    ;; 4: create rel.txt in the working directory and write it
-    (local.set $e (call $open (local.get $cwd) (i32.const 280) (i32.const {create}) (i64.const {FD_WRITE})))
-    (if (local.get $e) (then (call $fail (i32.const 4) (local.get $e))))
-    (call $write (i32.load (i32.const 28)) (i32.const 288) (i32.const 9)))
-"#,
-        create = O_CREAT | O_TRUNC,
-    ))
-}
-
 /// WASI rights for a directory fd that may create and unlink files, but
 /// hands out no read or write rights to what it opens.
 pub const DIR_MUTATE: u64 = (1 << 10) | (1 << 13) | (1 << 26);

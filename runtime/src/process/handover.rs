@@ -16,11 +16,13 @@
 
 use std::os::fd::RawFd;
 
+use hako_executors::cache::ArtifactCache;
 use hako_executors::{Prepared, Workload};
 use oci_spec::runtime::{Linux, Process};
 
 use super::attributes::{self, Seccomp, SeccompWhen};
 use super::channel::{Channel, Message};
+use super::module_cache::ChannelCache;
 use crate::error::Result;
 use crate::spec::ProcessPlan;
 
@@ -50,6 +52,9 @@ pub struct Handover<'a> {
 pub struct Armed {
     prepared: Box<dyn Prepared>,
     seccomp: Seccomp,
+    /// The module cache, held until the workload runs (its channel and
+    /// scratch directory are closed then).
+    cache: Option<ChannelCache>,
     hako_fds: Vec<RawFd>,
     process: Process,
 }
@@ -63,9 +68,10 @@ pub fn arm(h: Handover<'_>, channel: &Channel) -> Result<Armed> {
     let mut keep = h.hako_fds.clone();
     keep.extend(crate::logging::file_fd());
     super::fds::close_from(3 + h.preserved_fds, &keep)?;
-    if h.module_cache {
-        install_module_cache(&h.workload, channel)?;
-    }
+    let cache = match h.module_cache {
+        true => module_cache(&h.workload, channel)?,
+        false => None,
+    };
     let mut seccomp = attributes::apply(
         &crate::syscall::LinuxSyscall,
         h.process,
@@ -74,7 +80,8 @@ pub fn arm(h: Handover<'_>, channel: &Channel) -> Result<Armed> {
         h.seccomp_filter,
         channel,
     )?;
-    let prepared = crate::engines::chain().prepare(&h.workload)?;
+    let lent = cache.as_ref().map(|c| c as &dyn ArtifactCache);
+    let prepared = crate::engines::chain().prepare(&h.workload, lent)?;
     // An in-process guest is confined in `run`, right before it runs.
     if prepared.replaces_process() {
         crate::lsm::apply_process_labels(h.process, true)?;
@@ -83,19 +90,21 @@ pub fn arm(h: Handover<'_>, channel: &Channel) -> Result<Armed> {
     Ok(Armed {
         prepared,
         seccomp,
+        cache,
         hako_fds: h.hako_fds,
         process: h.process.clone(),
     })
 }
 
-/// Only a wasm workload compiles anything. The cache goes in before the
-/// workload's user and capabilities: a scratch directory is a mount, and
-/// only WasmEdge's compiler, which works in files, needs one.
-fn install_module_cache(workload: &Workload, channel: &Channel) -> Result<()> {
+/// The module cache, for a wasm workload only (nothing else compiles).
+/// It is made before the workload's user and capabilities are taken: a
+/// scratch directory is a mount, and only WasmEdge's compiler, which
+/// works in files, needs one.
+fn module_cache(workload: &Workload, channel: &Channel) -> Result<Option<ChannelCache>> {
     use hako_executors::{detect::Intent, EngineKind};
     let intent = hako_executors::detect::intent(&workload.annotations, &workload.options);
     if matches!(intent, Ok(Intent::Native)) {
-        return Ok(());
+        return Ok(None);
     }
     let scratch = matches!(
         intent,
@@ -105,10 +114,7 @@ fn install_module_cache(workload: &Workload, channel: &Channel) -> Result<()> {
                 ..
             })
     );
-    hako_executors::cache::install(Box::new(super::module_cache::ChannelCache::new(
-        channel, scratch,
-    )?));
-    Ok(())
+    ChannelCache::new(channel, scratch).map(Some)
 }
 
 impl Armed {
@@ -130,7 +136,9 @@ impl Armed {
         // _exit), so closing the raw descriptors here cannot double-close.
         crate::logging::detach();
         super::fds::close_placeholders();
-        hako_executors::cache::close();
+        if let Some(cache) = &self.cache {
+            cache.close();
+        }
         for fd in &self.hako_fds {
             // SAFETY: see above; these descriptors belong to hako, not the
             // workload.
