@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd;
 
 use oci_spec::runtime::{Linux, Process};
 
-use super::channel::{Channel, Message};
+use super::channel::{ChildEnd, ToHako};
 use crate::error::{Context, Error, Result};
 use crate::security::{credentials, rlimits};
 use crate::spec::ProcessPlan;
@@ -44,7 +44,7 @@ pub type Seccomp = Option<(libseccomp::ScmpFilterContext, SeccompWhen, bool)>;
 pub fn load_seccomp(
     seccomp: &mut Seccomp,
     now: SeccompWhen,
-    channel: Option<&Channel>,
+    channel: Option<&ChildEnd>,
 ) -> Result<()> {
     if seccomp.as_ref().is_none_or(|(_, when, _)| *when != now) {
         return Ok(());
@@ -54,7 +54,7 @@ pub fn load_seccomp(
         let channel = channel.ok_or_else(|| {
             Error::invalid("a notifying seccomp filter needs hako to forward its descriptor")
         })?;
-        channel.send_fd(&Message::SeccompFd, fd.as_raw_fd())?;
+        channel.send_fd(&ToHako::SeccompFd, fd.as_raw_fd())?;
     }
     Ok(())
 }
@@ -67,7 +67,7 @@ pub fn apply(
     plan: &ProcessPlan,
     linux: Option<&Linux>,
     prebuilt: Option<libseccomp::ScmpFilterContext>,
-    channel: &Channel,
+    channel: &ChildEnd,
 ) -> Result<Seccomp> {
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|err| {
@@ -158,7 +158,7 @@ mod tests {
     fn attributes_are_applied_in_the_kernel_s_order() {
         let process = process();
         let plan = ProcessPlan::new(&process, None).unwrap();
-        let (channel, _peer) = Channel::pair().unwrap();
+        let (_peer, channel) = super::super::channel::pair().unwrap();
         let sys = RecordingSyscall::default();
         let seccomp = apply(&sys, &process, &plan, None, None, &channel).unwrap();
         assert!(seccomp.is_none());
@@ -233,7 +233,7 @@ mod tests {
         process.set_rlimits(None);
         process.set_io_priority(None);
         let plan = ProcessPlan::new(&process, None).unwrap();
-        let (channel, _peer) = Channel::pair().unwrap();
+        let (_peer, channel) = super::super::channel::pair().unwrap();
         let sys = RecordingSyscall::default();
         apply(&sys, &process, &plan, None, None, &channel).unwrap();
         let calls = sys.calls();

@@ -11,6 +11,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use nix::sys::socket::{
     self, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
 };
+use std::marker::PhantomData;
+
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Context, Error, Result};
@@ -18,41 +21,27 @@ use crate::error::{Context, Error, Result};
 /// Largest message accepted; messages are small JSON documents.
 const MAX_MESSAGE: usize = 64 * 1024;
 
-/// What the processes of a container tell each other.
+/// What a child of hako (the intermediate, container init, an exec
+/// process) tells hako.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Message {
-    /// hako → intermediate: the systemd unit holding the container's
-    /// cgroup is started, with the intermediate in it (`--systemd-cgroup`).
-    CgroupReady,
+pub enum ToHako {
     /// intermediate → hako: a user namespace was created; write its id maps.
     MapIds,
-    /// hako → intermediate: the id maps are written.
-    IdsMapped,
-    /// intermediate → hako: container init's pid in hako's pid namespace.
+    /// intermediate (or exec's first child) → hako: the new process's pid
+    /// in hako's pid namespace.
     InitPid(i32),
-    /// hako → init: the intermediate is gone and `linux.resources` are
-    /// written; init may start building the container.
-    ResourcesApplied,
     /// init → hako: mounts are done; run the prestart and createRuntime
-    /// hooks (in hako's namespaces) and answer [`Message::HooksDone`].
+    /// hooks (in hako's namespaces) and answer [`ToChild::HooksDone`].
     RunHooks,
-    /// hako → init: the runtime-namespace hooks succeeded.
-    HooksDone,
     /// init → hako: move `linux.netDevices` into init's network namespace
     /// (hako is on the host, with its capabilities) and answer
-    /// [`Message::NetDevicesMoved`].
+    /// [`ToChild::NetDevicesMoved`].
     MoveNetDevices,
-    /// hako → init: the devices are in place.
-    NetDevicesMoved,
     /// init → hako: the seccomp notify descriptor travels with this
     /// message; hako passes it to `linux.seccomp.listenerPath`.
     SeccompFd,
     /// init → hako: the compiled module cached under this key, please.
     CacheGet(String),
-    /// hako → init: here it is (a read-only descriptor travels along).
-    CacheHit,
-    /// hako → init: not cached.
-    CacheMiss,
     /// init → hako: store this compiled module (a memfd travels along).
     CachePut(String),
     /// init → hako: the container is set up; the workload is prepared and
@@ -63,43 +52,86 @@ pub enum Message {
     Error(String),
 }
 
-/// One end of the channel.
-#[derive(Debug)]
-pub struct Channel(OwnedFd);
+/// What hako answers its children.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToChild {
+    /// hako → intermediate: the systemd unit holding the container's
+    /// cgroup is started, with the intermediate in it (`--systemd-cgroup`).
+    CgroupReady,
+    /// hako → intermediate: the id maps are written.
+    IdsMapped,
+    /// hako → init (or exec): the intermediate is gone and the process's
+    /// cgroup and resources are in place; it may go on.
+    ResourcesApplied,
+    /// hako → init: the runtime-namespace hooks succeeded.
+    HooksDone,
+    /// hako → init: the devices are in place.
+    NetDevicesMoved,
+    /// hako → init: here is the compiled module (a read-only descriptor
+    /// travels along).
+    CacheHit,
+    /// hako → init: not cached.
+    CacheMiss,
+}
 
-impl Channel {
-    /// A connected pair, close-on-exec.
-    pub fn pair() -> Result<(Channel, Channel)> {
-        let (a, b) = socket::socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .ctx(|| "creating the sync socketpair".into())?;
-        Ok((Channel(a), Channel(b)))
+/// One end of the channel, typed by role: it sends `S` and receives `R`,
+/// so neither side can send what only the other may.
+pub struct Endpoint<S, R> {
+    fd: OwnedFd,
+    roles: PhantomData<fn(S) -> R>,
+}
+
+/// hako's end: answers [`ToChild`], hears [`ToHako`].
+pub type HakoEnd = Endpoint<ToChild, ToHako>;
+/// A child's end: reports [`ToHako`], hears [`ToChild`].
+pub type ChildEnd = Endpoint<ToHako, ToChild>;
+
+/// A connected pair, close-on-exec: hako's end and the child's.
+pub fn pair() -> Result<(HakoEnd, ChildEnd)> {
+    let (a, b) = socket::socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .ctx(|| "creating the sync socketpair".into())?;
+    Ok((Endpoint::new(a), Endpoint::new(b)))
+}
+
+impl<S, R> std::fmt::Debug for Endpoint<S, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Endpoint").field(&self.fd).finish()
+    }
+}
+
+impl<S: Serialize + std::fmt::Debug, R: DeserializeOwned> Endpoint<S, R> {
+    fn new(fd: OwnedFd) -> Self {
+        Endpoint {
+            fd,
+            roles: PhantomData,
+        }
     }
 
     /// Sends a message.
-    pub fn send(&self, msg: &Message) -> Result<()> {
-        send_with_fd(self.0.as_fd(), &encode(msg)?, None).ctx(|| format!("sending {msg:?}"))
+    pub fn send(&self, msg: &S) -> Result<()> {
+        send_with_fd(self.fd.as_fd(), &encode(msg)?, None).ctx(|| format!("sending {msg:?}"))
     }
 
     /// Sends a message with a descriptor.
-    pub fn send_fd(&self, msg: &Message, fd: RawFd) -> Result<()> {
-        send_with_fd(self.0.as_fd(), &encode(msg)?, Some(fd)).ctx(|| format!("sending {msg:?}"))
+    pub fn send_fd(&self, msg: &S, fd: RawFd) -> Result<()> {
+        send_with_fd(self.fd.as_fd(), &encode(msg)?, Some(fd)).ctx(|| format!("sending {msg:?}"))
     }
 
     /// Receives the next message; `None` once the peer is gone.
-    pub fn recv(&self) -> Result<Option<Message>> {
+    pub fn recv(&self) -> Result<Option<R>> {
         Ok(self.recv_fd()?.map(|(m, _)| m))
     }
 
     /// Receives the next message and the descriptor sent with it, if any.
-    pub fn recv_fd(&self) -> Result<Option<(Message, Option<OwnedFd>)>> {
+    pub fn recv_fd(&self) -> Result<Option<(R, Option<OwnedFd>)>> {
         let mut buf = vec![0u8; MAX_MESSAGE];
         let (n, fd) =
-            recv_with_fd(self.0.as_fd(), &mut buf).ctx(|| "receiving a sync message".into())?;
+            recv_with_fd(self.fd.as_fd(), &mut buf).ctx(|| "receiving a sync message".into())?;
         if n == 0 {
             return Ok(None);
         }
@@ -109,21 +141,21 @@ impl Channel {
     }
 
     /// A second handle on the same end.
-    pub fn try_clone(&self) -> Result<Channel> {
-        Ok(Channel(
-            self.0
-                .try_clone()
-                .ctx(|| "duplicating the sync channel".into())?,
-        ))
+    pub fn try_clone(&self) -> Result<Self> {
+        let fd = self
+            .fd
+            .try_clone()
+            .ctx(|| "duplicating the sync channel".into())?;
+        Ok(Endpoint::new(fd))
     }
 
     /// The raw descriptor (to keep it open across fd cleanup).
     pub fn raw_fd(&self) -> RawFd {
-        self.0.as_raw_fd()
+        self.fd.as_raw_fd()
     }
 }
 
-fn encode(msg: &Message) -> Result<Vec<u8>> {
+fn encode(msg: &impl Serialize) -> Result<Vec<u8>> {
     serde_json::to_vec(msg).map_err(|e| Error::invalid(format!("encoding sync message: {e}")))
 }
 
@@ -176,29 +208,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_round_trip_and_eof() {
-        let (a, b) = Channel::pair().unwrap();
+    fn messages_round_trip_both_ways_and_eof() {
+        let (hako, child) = pair().unwrap();
         for m in [
-            Message::MapIds,
-            Message::InitPid(42),
-            Message::Error("mount /x: boom".into()),
-            Message::Ready(Some("wasmtime".into())),
+            ToHako::MapIds,
+            ToHako::InitPid(42),
+            ToHako::Error("mount /x: boom".into()),
+            ToHako::Ready(Some("wasmtime".into())),
         ] {
-            a.send(&m).unwrap();
-            assert_eq!(b.recv().unwrap(), Some(m));
+            child.send(&m).unwrap();
+            assert_eq!(hako.recv().unwrap(), Some(m));
         }
-        drop(a);
-        assert_eq!(b.recv().unwrap(), None);
+        hako.send(&ToChild::ResourcesApplied).unwrap();
+        assert_eq!(child.recv().unwrap(), Some(ToChild::ResourcesApplied));
+        drop(child);
+        assert_eq!(hako.recv().unwrap(), None);
     }
 
     #[test]
     fn descriptors_travel() {
-        let (a, b) = Channel::pair().unwrap();
+        let (a, b) = pair().unwrap();
         let (r, w) = nix::unistd::pipe().unwrap();
-        send_with_fd(a.0.as_fd(), b"fd", Some(w.as_raw_fd())).unwrap();
+        send_with_fd(a.fd.as_fd(), b"fd", Some(w.as_raw_fd())).unwrap();
         drop(w);
         let mut buf = [0u8; 16];
-        let (n, fd) = recv_with_fd(b.0.as_fd(), &mut buf).unwrap();
+        let (n, fd) = recv_with_fd(b.fd.as_fd(), &mut buf).unwrap();
         assert_eq!(&buf[..n], b"fd");
         nix::unistd::write(fd.unwrap(), b"x").unwrap();
         let mut got = [0u8; 1];

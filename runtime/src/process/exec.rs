@@ -19,7 +19,7 @@ use hako_executors::RuntimeOptions;
 use nix::unistd::{fork, ForkResult};
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
-use super::channel::{Channel, Message};
+use super::channel::{self, ChildEnd, ToChild, ToHako};
 use super::handover::{self, Handover};
 use super::launcher::{child_main, exit_child};
 use super::session::{NoRequests, Session};
@@ -81,7 +81,7 @@ fn namespaces_to_join(pid: i32) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>> {
 /// Starts the process; returns its pid once it is prepared and running.
 pub fn launch(cfg: &ExecConfig) -> Result<i32> {
     let namespaces = namespaces_to_join(cfg.init_pid)?;
-    let (parent, child) = Channel::pair()?;
+    let (parent, child) = channel::pair()?;
     // SAFETY: hako is single-threaded here.
     match unsafe { fork() }.ctx(|| "forking the exec intermediate".into())? {
         ForkResult::Child => {
@@ -109,7 +109,7 @@ pub fn launch(cfg: &ExecConfig) -> Result<i32> {
 fn intermediate(
     cfg: &ExecConfig,
     namespaces: Vec<(LinuxNamespaceType, OwnedFd)>,
-    channel: &Channel,
+    channel: &ChildEnd,
 ) -> Result<()> {
     // As in create's intermediate: no container process may reach the
     // hako binary through /proc/<pid>/exe while hako's code runs in there.
@@ -135,15 +135,15 @@ fn intermediate(
             let code = child_main(channel, || exec_process(cfg, channel));
             exit_child(code)
         }
-        ForkResult::Parent { child } => channel.send(&Message::InitPid(child.as_raw())),
+        ForkResult::Parent { child } => channel.send(&ToHako::InitPid(child.as_raw())),
     }
 }
 
-fn exec_process(cfg: &ExecConfig, channel: &Channel) -> Result<()> {
+fn exec_process(cfg: &ExecConfig, channel: &ChildEnd) -> Result<()> {
     // hako knows our pid once it has this go-ahead: from here on the
     // channel carries our messages only.
     match channel.recv()? {
-        Some(Message::ResourcesApplied) => {}
+        Some(ToChild::ResourcesApplied) => {}
         _ => {
             return Err(Error::Child(
                 "hako did not acknowledge the exec process".into(),

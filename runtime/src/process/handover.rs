@@ -21,7 +21,7 @@ use hako_executors::{Prepared, Workload};
 use oci_spec::runtime::{Linux, Process};
 
 use super::attributes::{self, Seccomp, SeccompWhen};
-use super::channel::{Channel, Message};
+use super::channel::{ChildEnd, ToHako};
 use super::module_cache::ChannelCache;
 use crate::error::Result;
 use crate::spec::ProcessPlan;
@@ -61,7 +61,7 @@ pub struct Armed {
 
 /// Everything before "ready": the steps that may still fail `create` or
 /// `exec`.
-pub fn arm(h: Handover<'_>, channel: &Channel) -> Result<Armed> {
+pub fn arm(h: Handover<'_>, channel: &ChildEnd) -> Result<Armed> {
     // Close anything set-up left open before the engine opens its own,
     // and before a seccomp filter (loaded next unless noNewPrivileges)
     // can deny the closing: older profiles know no close_range.
@@ -100,7 +100,7 @@ pub fn arm(h: Handover<'_>, channel: &Channel) -> Result<Armed> {
 /// It is made before the workload's user and capabilities are taken: a
 /// scratch directory is a mount, and only WasmEdge's compiler, which
 /// works in files, needs one.
-fn module_cache(workload: &Workload, channel: &Channel) -> Result<Option<ChannelCache>> {
+fn module_cache(workload: &Workload, channel: &ChildEnd) -> Result<Option<ChannelCache>> {
     use hako_executors::{detect::Intent, EngineKind};
     let intent = hako_executors::detect::intent(&workload.annotations, &workload.options);
     if matches!(intent, Ok(Intent::Native)) {
@@ -120,9 +120,9 @@ fn module_cache(workload: &Workload, channel: &Channel) -> Result<Option<Channel
 impl Armed {
     /// Tells hako the workload is ready, naming its engine (none for a
     /// native program).
-    pub fn report_ready(&self, channel: &Channel) -> Result<()> {
+    pub fn report_ready(&self, channel: &ChildEnd) -> Result<()> {
         let engine = self.prepared.engine().map(|e| e.name().to_string());
-        channel.send(&Message::Ready(engine))
+        channel.send(&ToHako::Ready(engine))
     }
 
     /// Closes what the workload must not inherit, confines an in-process

@@ -14,7 +14,7 @@ use nix::sys::signal::SigSet;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
-use super::channel::{Channel, Message};
+use super::channel::{ChildEnd, ToChild, ToHako};
 use super::console;
 use super::handover::{self, Handover};
 use super::launcher::{exit_child, InitConfig};
@@ -77,7 +77,7 @@ pub fn wait_for_start(fd: &OwnedFd) -> Result<()> {
 /// the process ends with the workload.
 ///
 /// A linear list of named steps, each failing with its own error.
-pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
+pub fn run(cfg: &InitConfig, channel: &ChildEnd) -> Result<()> {
     wait_for_resources(channel)?;
     let gate = cfg
         .gate
@@ -123,9 +123,9 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
 
 /// Nothing is built before the cgroup's limits and device rules are in
 /// place (hako writes them once the intermediate is gone).
-fn wait_for_resources(channel: &Channel) -> Result<()> {
+fn wait_for_resources(channel: &ChildEnd) -> Result<()> {
     match channel.recv()? {
-        Some(Message::ResourcesApplied) => Ok(()),
+        Some(ToChild::ResourcesApplied) => Ok(()),
         // hako reports its own failure.
         _ => Err(Error::Child(
             "the container's resources were not applied".into(),
@@ -145,7 +145,7 @@ fn new_session(sys: &dyn Syscall) -> Result<()> {
 
 /// Loopback up in a new network namespace; `linux.netDevices` moved in by
 /// hako, which holds the host's namespace.
-fn network(cfg: &InitConfig, channel: &Channel) -> Result<()> {
+fn network(cfg: &InitConfig, channel: &ChildEnd) -> Result<()> {
     if cfg
         .bundle
         .plan
@@ -162,9 +162,9 @@ fn network(cfg: &InitConfig, channel: &Channel) -> Result<()> {
         .and_then(|l| l.net_devices().as_ref())
         .is_some_and(|d| !d.is_empty())
     {
-        channel.send(&Message::MoveNetDevices)?;
+        channel.send(&ToHako::MoveNetDevices)?;
         match channel.recv()? {
-            Some(Message::NetDevicesMoved) => {}
+            Some(ToChild::NetDevicesMoved) => {}
             // hako reports its own failure.
             _ => return Err(Error::Child("moving linux.netDevices failed".into())),
         }
@@ -174,7 +174,7 @@ fn network(cfg: &InitConfig, channel: &Channel) -> Result<()> {
 
 /// The root filesystem: mounts, create hooks, pivot, sysctls, the
 /// console, masked and read-only paths, propagation.
-fn filesystem(cfg: &InitConfig, channel: &Channel, process: &Process) -> Result<()> {
+fn filesystem(cfg: &InitConfig, channel: &ChildEnd, process: &Process) -> Result<()> {
     let spec = &cfg.bundle.spec;
     let plan = &cfg.bundle.plan.namespaces;
     // umask 0 so modes in the spec are taken literally.
@@ -233,13 +233,13 @@ fn identity(sys: &dyn Syscall, spec: &Spec) -> Result<()> {
 /// prestart and createRuntime run in hako's namespaces (hako runs them
 /// and answers), createContainer here, in the container's, all before
 /// pivot_root so that their paths resolve on the host.
-fn run_create_hooks(cfg: &InitConfig, channel: &Channel) -> Result<()> {
+fn run_create_hooks(cfg: &InitConfig, channel: &ChildEnd) -> Result<()> {
     use crate::hooks::Stage;
     let spec = &cfg.bundle.spec;
     if !Stage::Prestart.hooks(spec).is_empty() || !Stage::CreateRuntime.hooks(spec).is_empty() {
-        channel.send(&Message::RunHooks)?;
+        channel.send(&ToHako::RunHooks)?;
         match channel.recv()? {
-            Some(Message::HooksDone) => {}
+            Some(ToChild::HooksDone) => {}
             // hako reports the hook failure itself.
             _ => return Err(Error::Child("runtime hooks failed".into())),
         }

@@ -12,7 +12,7 @@ use nix::sched::CloneFlags;
 use nix::unistd::{fork, ForkResult};
 use oci_spec::runtime::LinuxNamespaceType;
 
-use super::channel::{Channel, Message};
+use super::channel::{ChildEnd, ToChild, ToHako};
 use super::launcher::{child_main, exit_child, InitConfig};
 use super::{fds, init};
 use crate::error::{Context, Error, Result};
@@ -21,7 +21,7 @@ use crate::namespaces::NamespacePlan;
 use crate::syscall::{LinuxSyscall, Syscall};
 
 /// Runs in the intermediate process; returns once init is forked.
-pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
+pub fn run(cfg: &InitConfig, channel: &ChildEnd) -> Result<()> {
     // Not dumpable until the workload execs (which resets it): while this
     // process and init run hako's code, no process of the container can
     // open /proc/<pid>/exe — the hako binary — or ptrace them
@@ -43,7 +43,7 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
     // does not manage.
     if cfg.cgroups.systemd.is_some() {
         match channel.recv()? {
-            Some(Message::CgroupReady) => {}
+            Some(ToChild::CgroupReady) => {}
             other => {
                 return Err(Error::invalid(format!(
                     "expected the systemd unit to be started, got {other:?}"
@@ -66,7 +66,7 @@ pub fn run(cfg: &InitConfig, channel: &Channel) -> Result<()> {
             let code = child_main(channel, || init::run(cfg, channel));
             exit_child(code)
         }
-        ForkResult::Parent { child } => channel.send(&Message::InitPid(child.as_raw())),
+        ForkResult::Parent { child } => channel.send(&ToHako::InitPid(child.as_raw())),
     }
 }
 
@@ -106,7 +106,7 @@ fn describe(plan: &crate::namespaces::NamespacePlan) -> String {
 /// Joins the namespaces the plan names, creates the user namespace (hako
 /// writes its id maps), becomes root in it, then creates the rest: the
 /// order the kernel needs, since a user namespace must own the others.
-fn enter_namespaces(sys: &dyn Syscall, plan: &NamespacePlan, channel: &Channel) -> Result<()> {
+fn enter_namespaces(sys: &dyn Syscall, plan: &NamespacePlan, channel: &ChildEnd) -> Result<()> {
     for (typ, fd) in plan.open_joins()? {
         sys.setns(fd.as_fd(), flag(typ))
             .ctx(|| format!("joining {typ} namespace {}", path_of(plan, typ)))?;
@@ -118,9 +118,9 @@ fn enter_namespaces(sys: &dyn Syscall, plan: &NamespacePlan, channel: &Channel) 
         // /proc/<pid>: that needs us dumpable for a moment.
         sys.prctl(libc::PR_SET_DUMPABLE, 1)
             .ctx(|| "making the intermediate dumpable for its id maps".into())?;
-        channel.send(&Message::MapIds)?;
+        channel.send(&ToHako::MapIds)?;
         match channel.recv()? {
-            Some(Message::IdsMapped) => sys
+            Some(ToChild::IdsMapped) => sys
                 .prctl(libc::PR_SET_DUMPABLE, 0)
                 .ctx(|| "making container set-up non-dumpable".into())?,
             other => {
@@ -168,10 +168,10 @@ mod tests {
             {"type": "user"}, {"type": "pid"}, {"type": "mount"},
             {"type": "ipc", "path": "/proc/self/ns/ipc"}
         ]));
-        let (channel, hako) = Channel::pair().unwrap();
+        let (hako, channel) = super::super::channel::pair().unwrap();
         let answer = std::thread::spawn(move || {
-            assert!(matches!(hako.recv(), Ok(Some(Message::MapIds))));
-            hako.send(&Message::IdsMapped).unwrap();
+            assert!(matches!(hako.recv(), Ok(Some(ToHako::MapIds))));
+            hako.send(&ToChild::IdsMapped).unwrap();
         });
         let sys = RecordingSyscall::default();
         enter_namespaces(&sys, &plan, &channel).unwrap();
@@ -207,7 +207,7 @@ mod tests {
     #[test]
     fn no_user_namespace_and_a_refused_map() {
         let sys = RecordingSyscall::default();
-        let (channel, _hako) = Channel::pair().unwrap();
+        let (_hako, channel) = super::super::channel::pair().unwrap();
         enter_namespaces(&sys, &plan(serde_json::json!([{"type": "uts"}])), &channel).unwrap();
         assert_eq!(
             sys.calls(),
@@ -215,7 +215,7 @@ mod tests {
                 flags: CloneFlags::CLONE_NEWUTS
             }]
         );
-        let (channel, hako) = Channel::pair().unwrap();
+        let (hako, channel) = super::super::channel::pair().unwrap();
         drop(hako);
         let sys = RecordingSyscall::default();
         let plan = plan(serde_json::json!([{"type": "user"}, {"type": "pid"}]));

@@ -22,7 +22,7 @@ use std::os::fd::OwnedFd;
 use hako_executors::RuntimeOptions;
 use nix::unistd::{fork, ForkResult, Pid};
 
-use super::channel::{Channel, Message};
+use super::channel::{self, ChildEnd, HakoEnd, ToChild, ToHako};
 use super::intermediate;
 pub use super::session::Launched;
 use super::session::{Requests, Session};
@@ -72,7 +72,7 @@ pub struct InitConfig {
 
 /// Runs `body` in a forked child and turns its outcome into an exit code,
 /// reporting failures (and panics) to hako over the channel.
-pub fn child_main(channel: &Channel, body: impl FnOnce() -> Result<()>) -> i32 {
+pub fn child_main(channel: &ChildEnd, body: impl FnOnce() -> Result<()>) -> i32 {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
     let message = match outcome {
         Ok(Ok(())) => return 0,
@@ -82,7 +82,7 @@ pub fn child_main(channel: &Channel, body: impl FnOnce() -> Result<()>) -> i32 {
             format!("container set-up panicked: {}", what.unwrap_or_default())
         }
     };
-    let _ = channel.send(&Message::Error(message));
+    let _ = channel.send(&ToHako::Error(message));
     1
 }
 
@@ -97,7 +97,7 @@ pub fn exit_child(code: i32) -> ! {
 /// waiting for `start`. `on_init` runs with init's pid once the
 /// intermediate process is reaped, before any runtime hook.
 pub fn launch(cfg: &InitConfig, on_init: &mut dyn FnMut(i32) -> Result<()>) -> Result<Launched> {
-    let (parent, child) = Channel::pair()?;
+    let (parent, child) = channel::pair()?;
     // SAFETY: hako is single-threaded here, so the child may run any code.
     match unsafe { fork() }.map_err(|e| Error::Sys {
         context: "forking the intermediate process".into(),
@@ -115,7 +115,7 @@ pub fn launch(cfg: &InitConfig, on_init: &mut dyn FnMut(i32) -> Result<()>) -> R
                 cfg.cgroups
                     .manager()
                     .start(pid.as_raw())
-                    .and_then(|()| parent.send(&Message::CgroupReady))
+                    .and_then(|()| parent.send(&ToChild::CgroupReady))
             } else {
                 Ok(())
             };
@@ -142,27 +142,27 @@ impl Requests for CreateRequests<'_> {
     fn answer(
         &mut self,
         session: &Session,
-        msg: Message,
+        msg: ToHako,
         fd: Option<OwnedFd>,
-        channel: &Channel,
+        channel: &HakoEnd,
     ) -> Result<()> {
         let cfg = self.cfg;
         match msg {
-            Message::CacheGet(key) => {
+            ToHako::CacheGet(key) => {
                 super::module_cache::serve_get(cfg.module_cache.as_deref(), &key, channel)
             }
-            Message::CachePut(key) => {
+            ToHako::CachePut(key) => {
                 if let Some(fd) = fd {
                     super::module_cache::serve_put(cfg.module_cache.as_deref(), &key, fd);
                 }
                 Ok(())
             }
-            Message::SeccompFd => {
+            ToHako::SeccompFd => {
                 let fd = fd
                     .ok_or_else(|| Error::invalid("seccomp notify message without a descriptor"))?;
                 self.forward_seccomp(session, fd)
             }
-            Message::MapIds => {
+            ToHako::MapIds => {
                 let pid = session.intermediate().ok_or_else(|| {
                     Error::invalid("id map request without an intermediate process")
                 })?;
@@ -174,10 +174,10 @@ impl Requests for CreateRequests<'_> {
                     .and_then(|l| l.gid_mappings().clone())
                     .unwrap_or_default();
                 crate::namespaces::idmap::write(pid.as_raw(), &uid, &gid)?;
-                channel.send(&Message::IdsMapped)
+                channel.send(&ToChild::IdsMapped)
             }
-            Message::MoveNetDevices => self.move_net_devices(session, channel),
-            Message::RunHooks => self.run_hooks(session, channel),
+            ToHako::MoveNetDevices => self.move_net_devices(session, channel),
+            ToHako::RunHooks => self.run_hooks(session, channel),
             other => Err(Error::invalid(format!("unexpected sync message {other:?}"))),
         }
     }
@@ -185,7 +185,7 @@ impl Requests for CreateRequests<'_> {
 
 impl CreateRequests<'_> {
     /// prestart and createRuntime, in hako's namespaces, with init's pid.
-    fn run_hooks(&self, session: &Session, channel: &Channel) -> Result<()> {
+    fn run_hooks(&self, session: &Session, channel: &HakoEnd) -> Result<()> {
         use crate::hooks::Stage;
         let cfg = self.cfg;
         let pid = session.child().map(Pid::as_raw);
@@ -198,15 +198,15 @@ impl CreateRequests<'_> {
         );
         crate::hooks::run(Stage::Prestart, &cfg.bundle.spec, &state)?;
         crate::hooks::run(Stage::CreateRuntime, &cfg.bundle.spec, &state)?;
-        channel.send(&Message::HooksDone)
+        channel.send(&ToChild::HooksDone)
     }
 
     /// `linux.netDevices`, into init's network namespace, on init's
     /// request: init waits, so its sysctls and hooks see the devices.
-    fn move_net_devices(&self, session: &Session, channel: &Channel) -> Result<()> {
+    fn move_net_devices(&self, session: &Session, channel: &HakoEnd) -> Result<()> {
         let pid = session.child_pid()?;
         crate::net::devices::move_into(&self.cfg.bundle.plan.net_moves, pid.as_raw())?;
-        channel.send(&Message::NetDevicesMoved)
+        channel.send(&ToChild::NetDevicesMoved)
     }
 
     /// Hands the notify descriptor and the container's state to the

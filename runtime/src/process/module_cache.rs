@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use hako_executors::cache::ArtifactCache;
 use hako_executors::scratch::Scratch;
 
-use super::channel::{Channel, Message};
+use super::channel::{ChildEnd, HakoEnd, ToChild, ToHako};
 use crate::error::{Context, Result};
 
 /// Where the cache lives: `HAKO_MODULE_CACHE` (`off` or empty disables
@@ -49,18 +49,18 @@ pub fn valid_key(key: &str) -> bool {
 }
 
 /// hako's side: answers a `CacheGet`.
-pub fn serve_get(dir: Option<&Path>, key: &str, channel: &Channel) -> Result<()> {
+pub fn serve_get(dir: Option<&Path>, key: &str, channel: &HakoEnd) -> Result<()> {
     let file = dir
         .filter(|_| valid_key(key))
         .and_then(|d| std::fs::File::open(d.join(key)).ok());
     match file {
         Some(f) => {
             tracing::debug!("module cache hit for {key}");
-            channel.send_fd(&Message::CacheHit, f.as_raw_fd())
+            channel.send_fd(&ToChild::CacheHit, f.as_raw_fd())
         }
         None => {
             tracing::debug!("module cache miss for {key}");
-            channel.send(&Message::CacheMiss)
+            channel.send(&ToChild::CacheMiss)
         }
     }
 }
@@ -91,7 +91,7 @@ pub fn serve_put(dir: Option<&Path>, key: &str, artifact: OwnedFd) {
 
 /// Init's side: the cache, through hako.
 pub struct ChannelCache {
-    channel: Mutex<Option<Channel>>,
+    channel: Mutex<Option<ChildEnd>>,
     /// Where a compiler that works in files builds an artifact; made now,
     /// while init may still mount (see `hako_executors::scratch`).
     scratch: Mutex<Option<Scratch>>,
@@ -101,7 +101,7 @@ impl ChannelCache {
     /// A cache that talks to hako over (a duplicate of) `channel`, with a
     /// scratch directory if `scratch` (none, with a debug line, if the
     /// tmpfs cannot be made).
-    pub fn new(channel: &Channel, scratch: bool) -> Result<ChannelCache> {
+    pub fn new(channel: &ChildEnd, scratch: bool) -> Result<ChannelCache> {
         let scratch = scratch
             .then(|| {
                 Scratch::new()
@@ -122,9 +122,9 @@ impl ArtifactCache for ChannelCache {
     fn get(&self, key: &str) -> Option<Vec<u8>> {
         let guard = self.channel.lock().ok()?;
         let channel = guard.as_ref()?;
-        channel.send(&Message::CacheGet(key.into())).ok()?;
+        channel.send(&ToHako::CacheGet(key.into())).ok()?;
         match channel.recv_fd().ok()? {
-            Some((Message::CacheHit, Some(fd))) => {
+            Some((ToChild::CacheHit, Some(fd))) => {
                 let mut bytes = Vec::new();
                 std::fs::File::from(fd).read_to_end(&mut bytes).ok()?;
                 Some(bytes)
@@ -149,7 +149,7 @@ impl ArtifactCache for ChannelCache {
         if f.write_all(artifact).is_err() {
             return;
         }
-        let _ = channel.send_fd(&Message::CachePut(key.into()), f.as_fd().as_raw_fd());
+        let _ = channel.send_fd(&ToHako::CachePut(key.into()), f.as_fd().as_raw_fd());
     }
 
     fn close(&self) {
@@ -182,15 +182,15 @@ mod tests {
     fn round_trip_through_a_channel() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("modules");
-        let (init_end, hako_end) = Channel::pair().unwrap();
+        let (hako_end, init_end) = super::super::channel::pair().unwrap();
         let cache = ChannelCache::new(&init_end, false).unwrap();
         let server = std::thread::spawn({
             let dir = dir.clone();
             move || {
                 for _ in 0..3 {
                     match hako_end.recv_fd().unwrap().unwrap() {
-                        (Message::CacheGet(k), _) => serve_get(Some(&dir), &k, &hako_end).unwrap(),
-                        (Message::CachePut(k), Some(fd)) => serve_put(Some(&dir), &k, fd),
+                        (ToHako::CacheGet(k), _) => serve_get(Some(&dir), &k, &hako_end).unwrap(),
+                        (ToHako::CachePut(k), Some(fd)) => serve_put(Some(&dir), &k, fd),
                         other => panic!("{other:?}"),
                     }
                 }

@@ -11,7 +11,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
-use super::channel::{Channel, Message};
+use super::channel::{HakoEnd, ToChild, ToHako};
 use crate::error::{Error, Result};
 
 /// A child that is ready: container init waiting for `start`, or an exec
@@ -31,9 +31,9 @@ pub trait Requests {
     fn answer(
         &mut self,
         session: &Session,
-        msg: Message,
+        msg: ToHako,
         fd: Option<OwnedFd>,
-        channel: &Channel,
+        channel: &HakoEnd,
     ) -> Result<()>;
 }
 
@@ -41,7 +41,7 @@ pub trait Requests {
 pub struct NoRequests;
 
 impl Requests for NoRequests {
-    fn answer(&mut self, _: &Session, msg: Message, _: Option<OwnedFd>, _: &Channel) -> Result<()> {
+    fn answer(&mut self, _: &Session, msg: ToHako, _: Option<OwnedFd>, _: &HakoEnd) -> Result<()> {
         Err(Error::invalid(format!("unexpected sync message {msg:?}")))
     }
 }
@@ -83,7 +83,7 @@ impl Session {
     /// Serves the channel until the child is ready or fails.
     pub fn serve(
         &mut self,
-        channel: &Channel,
+        channel: &HakoEnd,
         on_child: &mut dyn FnMut(i32) -> Result<()>,
         requests: &mut dyn Requests,
     ) -> Result<Launched> {
@@ -94,17 +94,17 @@ impl Session {
             };
             tracing::debug!(?msg, "sync message");
             match msg {
-                Some(Message::InitPid(pid)) => {
+                Some(ToHako::InitPid(pid)) => {
                     self.child = Some(Pid::from_raw(pid));
                     self.reap_intermediate()?;
                     on_child(pid)?;
-                    channel.send(&Message::ResourcesApplied)?;
+                    channel.send(&ToChild::ResourcesApplied)?;
                 }
-                Some(Message::Ready(engine)) => {
+                Some(ToHako::Ready(engine)) => {
                     let pid = self.child_pid()?.as_raw();
                     return Ok(Launched { pid, engine });
                 }
-                Some(Message::Error(msg)) => return Err(Error::Child(msg)),
+                Some(ToHako::Error(msg)) => return Err(Error::Child(msg)),
                 Some(other) => requests.answer(self, other, fd, channel)?,
                 None => return Err(Error::Child(self.died())),
             }
