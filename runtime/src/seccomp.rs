@@ -20,7 +20,8 @@ use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
 use oci_spec::runtime::{
-    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator,
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag,
+    LinuxSeccompOperator, LinuxSyscall,
 };
 
 use crate::error::{Error, Result};
@@ -116,21 +117,35 @@ pub fn uses_notify(s: &LinuxSeccomp) -> bool {
 /// (profiles list syscalls of newer kernels); rules whose action is the
 /// default are skipped (libseccomp refuses them and they change nothing).
 pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
-    let default_errno = s.default_errno_ret();
-    // The spec: an errno on an action that takes none is an error.
-    if default_errno.is_some() && !takes_errno(s.default_action()) {
+    check_errnos(s)?;
+    let default = action(s.default_action(), s.default_errno_ret());
+    let mut ctx = ScmpFilterContext::new(default).map_err(err)?;
+    // no_new_privs is the spec's decision (process.noNewPrivileges), not
+    // libseccomp's default.
+    ctx.set_ctl_nnp(false).map_err(err)?;
+    add_architectures(&mut ctx, s)?;
+    set_flags(&mut ctx, s)?;
+    let rules = s.syscalls().as_deref().unwrap_or_default();
+    for (i, rule) in rules.iter().enumerate() {
+        add_rule(&mut ctx, default, i, rule)?;
+    }
+    if stubs_newer_syscalls(default) {
+        add_enosys_stubs(&mut ctx, rules);
+    }
+    Ok(ctx)
+}
+
+/// The spec: an errno on an action that takes none is an error, for the
+/// default action and for each rule.
+fn check_errnos(s: &LinuxSeccomp) -> Result<()> {
+    if s.default_errno_ret().is_some() && !takes_errno(s.default_action()) {
         return Err(err(format!(
             "defaultErrnoRet is set but defaultAction {:?} takes no errno",
             s.default_action()
         )));
     }
-    for (i, rule) in s
-        .syscalls()
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
+    let rules = s.syscalls().as_deref().unwrap_or_default();
+    for (i, rule) in rules.iter().enumerate() {
         if rule.errno_ret().is_some() && !takes_errno(rule.action()) {
             return Err(err(format!(
                 "syscalls[{i}]: errnoRet is set but action {:?} takes no errno",
@@ -138,11 +153,11 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
             )));
         }
     }
-    let default = action(s.default_action(), default_errno);
-    let mut ctx = ScmpFilterContext::new(default).map_err(err)?;
-    // no_new_privs is the spec's decision (process.noNewPrivileges), not
-    // libseccomp's default.
-    ctx.set_ctl_nnp(false).map_err(err)?;
+    Ok(())
+}
+
+/// Adds the profile's architectures to the native one.
+fn add_architectures(ctx: &mut ScmpFilterContext, s: &LinuxSeccomp) -> Result<()> {
     for &arch in s.architectures().as_deref().unwrap_or_default() {
         // EINVAL from either call: this libseccomp does not know the arch.
         let refused = |e| err(format!("architecture {arch}: {e}"));
@@ -151,6 +166,11 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
             ctx.add_arch(scmp).map_err(refused)?;
         }
     }
+    Ok(())
+}
+
+/// Sets the filter flags the profile asks for.
+fn set_flags(ctx: &mut ScmpFilterContext, s: &LinuxSeccomp) -> Result<()> {
     for flag in s.flags().as_deref().unwrap_or_default() {
         match flag {
             LinuxSeccompFilterFlag::SeccompFilterFlagLog => ctx.set_ctl_log(true),
@@ -160,79 +180,79 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
         }
         .map_err(|e| err(format!("flag {flag:?}: {e}")))?;
     }
-    for (i, rule) in s
-        .syscalls()
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
-        // defaultErrnoRet is for the default action only: a rule without its
-        // own errnoRet returns EPERM (runtime-spec, runc).
-        let act = action(rule.action(), rule.errno_ret());
-        if act == default {
+    Ok(())
+}
+
+/// Adds `syscalls[i]`, unless its action is the default's. A syscall this
+/// libseccomp does not know is skipped (profiles name newer ones).
+fn add_rule(
+    ctx: &mut ScmpFilterContext,
+    default: ScmpAction,
+    i: usize,
+    rule: &LinuxSyscall,
+) -> Result<()> {
+    // defaultErrnoRet is for the default action only: a rule without its
+    // own errnoRet returns EPERM (runtime-spec, runc).
+    let act = action(rule.action(), rule.errno_ret());
+    if act == default {
+        return Ok(());
+    }
+    let args = rule.args().as_deref().unwrap_or_default();
+    let conditions: Vec<ScmpArgCompare> = args.iter().map(condition).collect();
+    // Conditions on one argument index are alternatives (runc): one rule
+    // each. Otherwise all conditions hold together.
+    let mut seen = HashSet::new();
+    let alternatives = args.iter().any(|a| !seen.insert(a.index()));
+    for name in rule.names() {
+        let Ok(syscall) = ScmpSyscall::from_name(name) else {
+            tracing::debug!(syscall = %name, "seccomp: unknown syscall skipped");
             continue;
-        }
-        let args = rule.args().as_deref().unwrap_or_default();
-        let conditions: Vec<ScmpArgCompare> = args
-            .iter()
-            .map(|a| {
-                ScmpArgCompare::new(
-                    a.index() as u32,
-                    operator(a.op(), a.value()),
-                    if a.op() == LinuxSeccompOperator::ScmpCmpMaskedEq {
-                        a.value_two().unwrap_or(0)
-                    } else {
-                        a.value()
-                    },
-                )
-            })
-            .collect();
-        // Conditions on one argument index are alternatives (runc): one
-        // rule each. Otherwise all conditions hold together.
-        let mut seen = HashSet::new();
-        let repeated = args.iter().any(|a| !seen.insert(a.index()));
-        for name in rule.names() {
-            let Ok(syscall) = ScmpSyscall::from_name(name) else {
-                tracing::debug!(syscall = %name, "seccomp: unknown syscall skipped");
-                continue;
-            };
-            let added = if conditions.is_empty() {
-                ctx.add_rule(act, syscall)
-            } else if repeated {
-                conditions
-                    .iter()
-                    .try_for_each(|c| ctx.add_rule_conditional(act, syscall, &[*c]).map(drop))
-                    .map(|_| &mut ctx)
-            } else {
-                ctx.add_rule_conditional(act, syscall, &conditions)
-            };
-            added.map_err(|e| err(format!("syscalls[{i}] {name}: {e}")))?;
+        };
+        let added = if conditions.is_empty() {
+            ctx.add_rule(act, syscall).map(drop)
+        } else if alternatives {
+            conditions
+                .iter()
+                .try_for_each(|c| ctx.add_rule_conditional(act, syscall, &[*c]).map(drop))
+        } else {
+            ctx.add_rule_conditional(act, syscall, &conditions)
+                .map(drop)
+        };
+        added.map_err(|e| err(format!("syscalls[{i}] {name}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// One argument condition.
+fn condition(a: &LinuxSeccompArg) -> ScmpArgCompare {
+    let datum = if a.op() == LinuxSeccompOperator::ScmpCmpMaskedEq {
+        a.value_two().unwrap_or(0)
+    } else {
+        a.value()
+    };
+    ScmpArgCompare::new(a.index() as u32, operator(a.op(), a.value()), datum)
+}
+
+/// ENOSYS for syscalls newer than every one the profile names, so that
+/// libc falls back instead of seeing EPERM (a convenience for old
+/// profiles, not part of the profile: a syscall some added architecture
+/// lacks is simply left out).
+fn add_enosys_stubs(ctx: &mut ScmpFilterContext, rules: &[LinuxSyscall]) {
+    let named: Vec<i32> = rules
+        .iter()
+        .flat_map(|rule| rule.names())
+        .filter_map(|name| ScmpSyscall::from_name(name).ok())
+        .map(i32::from)
+        .collect();
+    let native = ScmpArch::native();
+    let name_of = |nr: i32| ScmpSyscall::from(nr).get_name_by_arch(native).ok();
+    for name in newer_than_named(&named, name_of) {
+        let added = ScmpSyscall::from_name(&name)
+            .and_then(|syscall| ctx.add_rule(ScmpAction::Errno(libc::ENOSYS), syscall));
+        if let Err(e) = added {
+            tracing::debug!(syscall = %name, "seccomp: no ENOSYS rule: {e}");
         }
     }
-    if stubs_newer_syscalls(default) {
-        let named: Vec<i32> = s
-            .syscalls()
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .flat_map(|rule| rule.names())
-            .filter_map(|name| ScmpSyscall::from_name(name).ok())
-            .map(i32::from)
-            .collect();
-        let native = ScmpArch::native();
-        let name_of = |nr: i32| ScmpSyscall::from(nr).get_name_by_arch(native).ok();
-        for name in newer_than_named(&named, name_of) {
-            // A convenience for old profiles, not part of the profile: a
-            // syscall some added architecture lacks is simply left out.
-            let added = ScmpSyscall::from_name(&name)
-                .and_then(|syscall| ctx.add_rule(ScmpAction::Errno(libc::ENOSYS), syscall));
-            if let Err(e) = added {
-                tracing::debug!(syscall = %name, "seccomp: no ENOSYS rule: {e}");
-            }
-        }
-    }
-    Ok(ctx)
 }
 
 /// Whether unnamed newer syscalls get ENOSYS under this default action:

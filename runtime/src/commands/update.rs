@@ -54,6 +54,28 @@ fn scaled(num: &str, mult: i64) -> Option<i64> {
 
 /// The resources the command line asks for.
 pub fn from_args(args: &UpdateArgs) -> Result<LinuxResources> {
+    refuse_rdt(args)?;
+    let mut res = match &args.resources {
+        Some(path) => read_resources(path)?,
+        None => LinuxResources::default(),
+    };
+    apply_memory_flags(&mut res, args)?;
+    apply_cpu_flags(&mut res, args);
+    if let Some(limit) = args.pids_limit {
+        let mut p = LinuxPids::default();
+        p.set_limit(limit);
+        res.set_pids(Some(p));
+    }
+    if let Some(w) = args.blkio_weight {
+        let mut b = res.block_io().clone().unwrap_or_default();
+        b.set_weight(Some(w));
+        res.set_block_io(Some(b));
+    }
+    Ok(res)
+}
+
+/// runc's Intel RDT flags, which hako has no resctrl support for.
+fn refuse_rdt(args: &UpdateArgs) -> Result<()> {
     for (flag, set) in [
         ("--l3-cache-schema", args.l3_cache_schema.is_some()),
         ("--mem-bw-schema", args.mem_bw_schema.is_some()),
@@ -64,48 +86,60 @@ pub fn from_args(args: &UpdateArgs) -> Result<LinuxResources> {
             )));
         }
     }
-    let mut res = match &args.resources {
-        Some(path) => {
-            let raw = if path.as_os_str() == "-" {
-                let mut s = Vec::new();
-                std::io::stdin()
-                    .read_to_end(&mut s)
-                    .ctx(|| "reading resources from stdin".into())?;
-                s
-            } else {
-                std::fs::read(path).ctx(|| format!("reading {}", path.display()))?
-            };
-            let de = &mut serde_json::Deserializer::from_slice(&raw);
-            serde_path_to_error::deserialize(de)
-                .map_err(|e| Error::invalid(format!("--resources: {}: {}", e.path(), e.inner())))?
-        }
-        None => LinuxResources::default(),
+    Ok(())
+}
+
+/// `--resources FILE` (`-` for stdin): a `linux.resources` document.
+fn read_resources(path: &std::path::Path) -> Result<LinuxResources> {
+    let raw = if path.as_os_str() == "-" {
+        let mut s = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut s)
+            .ctx(|| "reading resources from stdin".into())?;
+        s
+    } else {
+        std::fs::read(path).ctx(|| format!("reading {}", path.display()))?
     };
+    let de = &mut serde_json::Deserializer::from_slice(&raw);
+    serde_path_to_error::deserialize(de)
+        .map_err(|e| Error::invalid(format!("--resources: {}: {}", e.path(), e.inner())))
+}
+
+/// `--memory`, `--memory-reservation` and `--memory-swap`, over what
+/// `--resources` said.
+fn apply_memory_flags(res: &mut LinuxResources, args: &UpdateArgs) -> Result<()> {
+    let flags = [&args.memory, &args.memory_reservation, &args.memory_swap];
+    if flags.iter().all(|f| f.is_none()) {
+        return Ok(());
+    }
+    let bytes = |v: &Option<String>| v.as_deref().map(parse_bytes).transpose();
     let mut mem = (*res.memory()).unwrap_or_default();
-    let mut mem_set = res.memory().is_some();
-    if let Some(v) = &args.memory {
-        mem.set_limit(Some(parse_bytes(v)?));
-        mem_set = true;
+    if let Some(v) = bytes(&args.memory)? {
+        mem.set_limit(Some(v));
     }
-    if let Some(v) = &args.memory_reservation {
-        mem.set_reservation(Some(parse_bytes(v)?));
-        mem_set = true;
+    if let Some(v) = bytes(&args.memory_reservation)? {
+        mem.set_reservation(Some(v));
     }
-    if let Some(v) = &args.memory_swap {
-        mem.set_swap(Some(parse_bytes(v)?));
-        mem_set = true;
+    if let Some(v) = bytes(&args.memory_swap)? {
+        mem.set_swap(Some(v));
     }
-    if mem_set {
-        res.set_memory(Some(mem));
-    }
-    let mut cpu = res.cpu().clone().unwrap_or_default();
-    let any_cpu = args.cpu_period.is_some()
+    res.set_memory(Some(mem));
+    Ok(())
+}
+
+/// The CPU and cpuset flags, over what `--resources` said.
+fn apply_cpu_flags(res: &mut LinuxResources, args: &UpdateArgs) {
+    let any = args.cpu_period.is_some()
         || args.cpu_quota.is_some()
         || args.cpu_share.is_some()
         || args.cpu_rt_period.is_some()
         || args.cpu_rt_runtime.is_some()
         || args.cpuset_cpus.is_some()
         || args.cpuset_mems.is_some();
+    if !any {
+        return;
+    }
+    let mut cpu = res.cpu().clone().unwrap_or_default();
     if let Some(v) = args.cpu_period {
         cpu.set_period(Some(v));
     }
@@ -127,20 +161,7 @@ pub fn from_args(args: &UpdateArgs) -> Result<LinuxResources> {
     if let Some(v) = &args.cpuset_mems {
         cpu.set_mems(Some(v.clone()));
     }
-    if any_cpu {
-        res.set_cpu(Some(cpu));
-    }
-    if let Some(limit) = args.pids_limit {
-        let mut p = LinuxPids::default();
-        p.set_limit(limit);
-        res.set_pids(Some(p));
-    }
-    if let Some(w) = args.blkio_weight {
-        let mut b = res.block_io().clone().unwrap_or_default();
-        b.set_weight(Some(w));
-        res.set_block_io(Some(b));
-    }
-    Ok(res)
+    res.set_cpu(Some(cpu));
 }
 
 /// `update`.

@@ -111,23 +111,18 @@ fn intermediate(
     namespaces: Vec<(LinuxNamespaceType, OwnedFd)>,
     channel: &ChildEnd,
 ) -> Result<()> {
+    let sys = &crate::syscall::LinuxSyscall;
     // As in create's intermediate: no container process may reach the
     // hako binary through /proc/<pid>/exe while hako's code runs in there.
-    nix::sys::prctl::set_dumpable(false).ctx(|| "making the exec process non-dumpable".into())?;
+    sys.prctl(libc::PR_SET_DUMPABLE, 0)
+        .ctx(|| "making the exec process non-dumpable".into())?;
     let mut keep = vec![channel.raw_fd()];
     keep.extend(cfg.console_socket.as_ref().map(|s| s.as_raw_fd()));
     keep.extend(namespaces.iter().map(|(_, fd)| fd.as_raw_fd()));
     keep.extend(crate::logging::file_fd());
     super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
-    let affinity = cfg.plan.exec_affinity.clone().unwrap_or_default();
-    affinity.apply_initial()?;
-    cfg.cgroups.manager().join(std::process::id() as i32)?;
-    affinity.apply_final()?;
-    for (typ, fd) in &namespaces {
-        crate::syscall::LinuxSyscall
-            .setns(fd.as_fd(), flag(*typ))
-            .ctx(|| format!("joining the container's {typ} namespace"))?;
-    }
+    join_cgroup(cfg)?;
+    join_namespaces(sys, &namespaces)?;
     drop(namespaces);
     // SAFETY: single-threaded.
     match unsafe { fork() }.ctx(|| "forking the exec process".into())? {
@@ -137,6 +132,25 @@ fn intermediate(
         }
         ForkResult::Parent { child } => channel.send(&ToHako::InitPid(child.as_raw())),
     }
+}
+
+/// Joins the container's cgroup between the initial and the final CPU
+/// affinity of `execCPUAffinity`.
+fn join_cgroup(cfg: &ExecConfig) -> Result<()> {
+    let affinity = cfg.plan.exec_affinity.clone().unwrap_or_default();
+    affinity.apply_initial()?;
+    cfg.cgroups.manager().join(std::process::id() as i32)?;
+    affinity.apply_final()
+}
+
+/// Joins container init's namespaces, in the order they were opened
+/// (`JOIN_ORDER`: the user namespace first, the mount namespace last).
+fn join_namespaces(sys: &dyn Syscall, namespaces: &[(LinuxNamespaceType, OwnedFd)]) -> Result<()> {
+    for (typ, fd) in namespaces {
+        sys.setns(fd.as_fd(), flag(*typ))
+            .ctx(|| format!("joining the container's {typ} namespace"))?;
+    }
+    Ok(())
 }
 
 fn exec_process(cfg: &ExecConfig, channel: &ChildEnd) -> Result<()> {
@@ -155,7 +169,9 @@ fn exec_process(cfg: &ExecConfig, channel: &ChildEnd) -> Result<()> {
         .ctx(|| "resetting the signal mask".into())?;
     let process = &cfg.process;
     if process.terminal().unwrap_or(false) {
-        nix::unistd::setsid().ctx(|| "setsid".into())?;
+        crate::syscall::LinuxSyscall
+            .setsid()
+            .ctx(|| "setsid".into())?;
         let socket = cfg
             .console_socket
             .as_ref()
@@ -189,4 +205,41 @@ fn exec_process(cfg: &ExecConfig, channel: &ChildEnd) -> Result<()> {
     armed.report_ready(channel)?;
     // As runc: a failure after "ready" is the exec process's own, 255.
     exit_child(armed.run(255))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syscall::{Call, RecordingSyscall};
+    use nix::sched::CloneFlags;
+
+    #[test]
+    fn namespaces_are_joined_in_the_order_given_with_their_types() {
+        let stand_in = || OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+        let namespaces = vec![
+            (LinuxNamespaceType::User, stand_in()),
+            (LinuxNamespaceType::Network, stand_in()),
+            (LinuxNamespaceType::Pid, stand_in()),
+            (LinuxNamespaceType::Mount, stand_in()),
+        ];
+        let sys = RecordingSyscall::default();
+        join_namespaces(&sys, &namespaces).unwrap();
+        let joined: Vec<CloneFlags> = sys
+            .calls()
+            .into_iter()
+            .map(|c| match c {
+                Call::Setns { nstype, .. } => nstype,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            joined,
+            vec![
+                CloneFlags::CLONE_NEWUSER,
+                CloneFlags::CLONE_NEWNET,
+                CloneFlags::CLONE_NEWPID,
+                CloneFlags::CLONE_NEWNS,
+            ]
+        );
+    }
 }
