@@ -7,7 +7,7 @@
 #                      [--podman] [--containerd] [--all]
 #
 #   --prefix DIR    where hako goes: DIR/bin/hako, DIR/bin/hako-wasm,
-#                   DIR/lib/hako/libhako_executor_wasmedge.so
+#                   DIR/lib/hako/libhako_executor_{wasmtime,wasmedge,wasmer}.so
 #                   (default /usr/local)
 #   --destdir DIR   stage everything under DIR (packaging); the drop-ins
 #                   still name the final paths
@@ -90,11 +90,14 @@ install_binaries() {
     put "$FROM/hako" "$bin/hako" 0755
     ln -sfn hako "$DESTDIR$bin/hako-wasm"
     say "$bin/hako-wasm -> hako"
-    if [ -f "$FROM/libhako_executor_wasmedge.so" ]; then
-        put "$FROM/libhako_executor_wasmedge.so" "$lib/libhako_executor_wasmedge.so" 0644
-    else
-        say "no WasmEdge plugin in $FROM: WasmEdge containers will fail with a clear error"
-    fi
+    local engine
+    for engine in wasmtime wasmedge wasmer; do
+        if [ -f "$FROM/libhako_executor_$engine.so" ]; then
+            put "$FROM/libhako_executor_$engine.so" "$lib/libhako_executor_$engine.so" 0644
+        else
+            say "no $engine plugin in $FROM: $engine containers will fail with a clear error"
+        fi
+    done
 }
 
 install_podman() {

@@ -63,9 +63,9 @@ build_examples() {
 # The hako binary with every engine, plus the hako-wasm name.
 build_hako() {
     log "building hako ($HAKO_PROFILE, engines: wasmtime wasmedge wasmer)"
-    # The WasmEdge engine is a plugin (libhako_executor_wasmedge.so) that
-    # hako loads from its own directory only for WasmEdge containers.
-    (cd "$HAKO_REPO" && cargo build --locked --profile "$HAKO_PROFILE" -p hako --features hako/wasmedge -p hako-executor-wasmedge)
+    # Every engine is a plugin (libhako_executor_<engine>.so) that hako
+    # loads from its own directory only for a container that uses it.
+    (cd "$HAKO_REPO" && cargo build --locked --profile "$HAKO_PROFILE" -p hako --features hako/wasmedge -p hako-executor-wasmtime -p hako-executor-wasmedge -p hako-executor-wasmer)
     HAKO_BIN="$CARGO_TARGET_DIR/$HAKO_PROFILE/hako"
     ln -sf hako "$CARGO_TARGET_DIR/$HAKO_PROFILE/hako-wasm"
     export HAKO_BIN

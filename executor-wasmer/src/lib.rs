@@ -153,3 +153,6 @@ impl WasmEngine for Wasmer {
         })
     }
 }
+
+// The entry point of libhako_executor_wasmer.so.
+hako_executors::export_engine!(Wasmer);

@@ -109,3 +109,6 @@ fn flush_stdio() {
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
 }
+
+// The entry point of libhako_executor_wasmtime.so.
+hako_executors::export_engine!(Wasmtime);

@@ -152,6 +152,9 @@ pub enum ExecutorError {
     /// The guest trapped.
     #[error("wasm trap: {0}")]
     Trap(String),
+    /// The engine panicked (caught, as one line: [`panic_line`]).
+    #[error("the engine panicked: {0}")]
+    Panic(String),
     /// The engine failed while running the guest, for a reason other than a trap.
     #[error("{engine}: {message}")]
     Engine {
@@ -201,6 +204,37 @@ impl ExecutorError {
         }
         line
     }
+}
+
+/// A caught panic's payload as the one line [`ExecutorError::Panic`]
+/// carries.
+pub fn panic_line(payload: &(dyn std::any::Any + Send)) -> String {
+    ExecutorError::one_line(&panic_text(payload).unwrap_or("a non-string payload"))
+}
+
+/// Replaces this copy of std's panic output (several lines, maybe a
+/// backtrace), once per process and library: a panic on the main thread
+/// is caught and reported by the caller, as [`ExecutorError::Panic`]; one
+/// on another thread (an engine's worker) is reported here, in one line.
+/// A plugin links its own std, so it calls this too.
+pub fn quiet_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            // The process's first thread (a plugin's std never learns
+            // it is "main").
+            // SAFETY: gettid and getpid only read the caller's ids.
+            if unsafe { libc::gettid() == libc::getpid() } {
+                return;
+            }
+            let thread = std::thread::current();
+            eprintln!(
+                "hako: error: thread {}: {}",
+                thread.name().unwrap_or("unnamed"),
+                ExecutorError::Panic(panic_line(info.payload()))
+            );
+        }));
+    });
 }
 
 /// The message a panic carries (`panic!` with a literal or a format), if

@@ -71,7 +71,7 @@ pub struct Request {
 /// An error crossing the boundary.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PluginError {
-    /// `compile`, `component`, `trap` or `engine`.
+    /// `compile`, `component`, `trap`, `panic` or `engine`.
     pub kind: String,
     /// The message.
     pub message: String,
@@ -83,6 +83,7 @@ impl PluginError {
             ExecutorError::Compile { message, .. } => ("compile", message.clone()),
             ExecutorError::ComponentUnsupported { .. } => ("component", String::new()),
             ExecutorError::Trap(m) => ("trap", m.clone()),
+            ExecutorError::Panic(m) => ("panic", m.clone()),
             ExecutorError::Engine { message, .. } => ("engine", message.clone()),
             other => ("engine", other.to_string()),
         };
@@ -104,6 +105,7 @@ impl PluginError {
                 path: path.to_path_buf(),
             },
             "trap" => ExecutorError::Trap(self.message),
+            "panic" => ExecutorError::Panic(self.message),
             _ => ExecutorError::Engine {
                 engine,
                 message: self.message,
@@ -134,10 +136,12 @@ unsafe fn write_error(err: &PluginError, buf: *mut u8, cap: usize, len: *mut usi
     }
 }
 
-fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
-    crate::error::panic_text(p.as_ref())
-        .unwrap_or("engine panicked")
-        .to_string()
+/// A panic caught in the plugin, for the host.
+fn panicked(p: Box<dyn std::any::Any + Send>) -> PluginError {
+    PluginError {
+        kind: "panic".into(),
+        message: crate::error::panic_line(p.as_ref()),
+    }
 }
 
 /// Plugin side of `prepare`, for [`export_engine!`].
@@ -165,6 +169,8 @@ pub unsafe extern "C" fn prepare<E: WasmEngine + Default>(
     };
     // SAFETY: null, or the host's CacheAbi, lent for this call.
     let bridge = unsafe { cache.as_ref() }.map(crate::plugin_cache::Bridge);
+    // This library's std prints panics unless told otherwise.
+    crate::error::quiet_panics();
     let outcome = std::panic::catch_unwind(|| -> Result<Box<dyn Prepared>, PluginError> {
         let req: Request = serde_json::from_slice(req).map_err(|e| PluginError {
             kind: "engine".into(),
@@ -182,10 +188,7 @@ pub unsafe extern "C" fn prepare<E: WasmEngine + Default>(
     let e = match outcome {
         Ok(Ok(prepared)) => return Box::into_raw(Box::new(prepared)).cast(),
         Ok(Err(e)) => e,
-        Err(p) => PluginError {
-            kind: "engine".into(),
-            message: panic_message(p),
-        },
+        Err(p) => panicked(p),
     };
     // SAFETY: the host's error buffer.
     unsafe { write_error(&e, err, err_cap, err_len) };
@@ -205,6 +208,7 @@ pub unsafe extern "C" fn run(
 ) -> bool {
     // SAFETY: prepare made this pointer from a Box<Box<dyn Prepared>>.
     let prepared: Box<Box<dyn Prepared>> = unsafe { Box::from_raw(prepared.cast()) };
+    crate::error::quiet_panics();
     let e = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || (*prepared).run()))
     {
         Ok(Ok(c)) => {
@@ -213,10 +217,7 @@ pub unsafe extern "C" fn run(
             return true;
         }
         Ok(Err(e)) => PluginError::from_executor(&e),
-        Err(p) => PluginError {
-            kind: "engine".into(),
-            message: panic_message(p),
-        },
+        Err(p) => panicked(p),
     };
     // SAFETY: the host's error buffer.
     unsafe { write_error(&e, err, err_cap, err_len) };
@@ -420,6 +421,7 @@ mod tests {
                 path: path.into(),
             },
             ExecutorError::Trap("unreachable".into()),
+            ExecutorError::Panic("OS can't spawn worker thread: Operation not permitted".into()),
             ExecutorError::Engine {
                 engine: EngineKind::WasmEdge,
                 message: "boom".into(),

@@ -1,10 +1,13 @@
-//! The executor chain of this build: the wasm engines compiled in, then
-//! execve. Building it initialises nothing; an engine does work only when
-//! a workload is wasm for that engine.
+//! The executor chain of this build: the wasm engines it has plugins for,
+//! then execve. Building it initialises nothing; an engine does work only
+//! when a workload is wasm for that engine.
 //!
-//! WasmEdge is a plugin (`libhako_executor_wasmedge.so` next to the hako
-//! binary, or in `../lib/hako/`): [`preload`] loads it, before any fork
-//! or pivot_root, only for a container that asks for WasmEdge.
+//! Every engine is a plugin (`libhako_executor_<engine>.so` next to the
+//! hako binary, or in `../lib/hako/`): [`preload`] loads the one a
+//! container asks for, before any fork or pivot_root. A native container,
+//! and every command that runs none (`state`, `kill`, `delete`), maps no
+//! engine at all: wasmtime, wasmer and WasmEdge with LLVM are tens of
+//! megabytes of code and relocations that `hako` itself no longer carries.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,32 +16,23 @@ use std::sync::OnceLock;
 use hako_executors::detect::{self, Intent};
 use hako_executors::execve::ExecveExecutor;
 use hako_executors::plugin::PluginEngine;
-#[cfg(any(feature = "wasmtime", feature = "wasmedge", feature = "wasmer"))]
 use hako_executors::wasm::WasmExecutor;
 use hako_executors::{Chain, EngineKind, Executor, RuntimeOptions};
 
 use crate::error::{Error, Result};
 
-/// The chain, in the order executors are asked.
-// Which pushes exist depends on the build's features.
-#[allow(clippy::vec_init_then_push)]
+/// The chain, in the order executors are asked: the engines of this
+/// build, then execve.
 pub fn chain() -> Chain {
-    let mut executors: Vec<Box<dyn Executor>> = Vec::new();
-    #[cfg(feature = "wasmtime")]
-    executors.push(Box::new(WasmExecutor::new(
-        hako_executor_wasmtime::Wasmtime,
-    )));
-    #[cfg(feature = "wasmedge")]
-    executors.push(Box::new(WasmExecutor::new(loaded::Loaded(
-        EngineKind::WasmEdge,
-    ))));
-    #[cfg(feature = "wasmer")]
-    executors.push(Box::new(WasmExecutor::new(hako_executor_wasmer::Wasmer)));
+    let mut executors: Vec<Box<dyn Executor>> = built_in()
+        .into_iter()
+        .map(|engine| Box::new(WasmExecutor::new(loaded::Loaded(engine))) as Box<dyn Executor>)
+        .collect();
     executors.push(Box::new(ExecveExecutor));
     Chain::new(executors)
 }
 
-/// The engines compiled into this binary.
+/// The engines this build has plugins for (its features).
 pub fn built_in() -> Vec<EngineKind> {
     EngineKind::ALL
         .into_iter()
@@ -50,25 +44,35 @@ pub fn built_in() -> Vec<EngineKind> {
         .collect()
 }
 
-/// The engines that live in a plugin.
-fn is_plugin(engine: EngineKind) -> bool {
-    engine == EngineKind::WasmEdge && cfg!(feature = "wasmedge")
+/// The plugin of each engine, once loaded (in [`EngineKind::ALL`] order).
+static PLUGINS: [OnceLock<std::result::Result<PluginEngine, String>>; 3] =
+    [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+
+fn slot(engine: EngineKind) -> &'static OnceLock<std::result::Result<PluginEngine, String>> {
+    let i = EngineKind::ALL
+        .iter()
+        .position(|e| *e == engine)
+        .expect("every engine is in EngineKind::ALL");
+    &PLUGINS[i]
 }
 
-static PLUGINS: OnceLock<std::result::Result<PluginEngine, String>> = OnceLock::new();
+/// The file name of an engine's plugin.
+pub fn plugin_name(engine: EngineKind) -> String {
+    format!("libhako_executor_{}.so", engine.name())
+}
 
-/// Where the WasmEdge plugin is looked for: next to the binary hako was
-/// started from (not its read-only view, `security::sealed_exe`),
-/// then in `../lib/hako/` (an installed layout).
-pub fn plugin_candidates() -> Vec<PathBuf> {
-    let name = "libhako_executor_wasmedge.so";
+/// Where an engine's plugin is looked for: next to the binary hako was
+/// started from (not its read-only view, `security::sealed_exe`), then in
+/// `../lib/hako/` (an installed layout).
+pub fn plugin_candidates(engine: EngineKind) -> Vec<PathBuf> {
+    let name = plugin_name(engine);
     let Some(dir) = crate::security::sealed_exe::original_exe()
         .ok()
         .and_then(|e| e.parent().map(PathBuf::from))
     else {
         return vec![];
     };
-    vec![dir.join(name), dir.join("../lib/hako").join(name)]
+    vec![dir.join(&name), dir.join("../lib/hako").join(&name)]
 }
 
 /// Loads the engine plugin a container will need, if any. Runs in hako
@@ -78,11 +82,12 @@ pub fn preload(annotations: &BTreeMap<String, String>, options: &RuntimeOptions)
         Intent::Wasm(e) | Intent::Sniff { engine: e, .. } => e,
         Intent::Native => return Ok(()),
     };
-    if !is_plugin(engine) {
+    // An engine this build lacks is the chain's error to report.
+    if !built_in().contains(&engine) {
         return Ok(());
     }
-    let loaded = PLUGINS.get_or_init(|| {
-        let candidates = plugin_candidates();
+    let loaded = slot(engine).get_or_init(|| {
+        let candidates = plugin_candidates(engine);
         let path = candidates
             .iter()
             .find(|p| p.exists())
@@ -97,7 +102,6 @@ pub fn preload(annotations: &BTreeMap<String, String>, options: &RuntimeOptions)
 }
 
 /// An engine that lives in a plugin [`preload`] loaded.
-#[cfg(feature = "wasmedge")]
 mod loaded {
     use hako_executors::cache::ArtifactCache;
     use hako_executors::wasm::{Preparer, WasiConfig, WasmModule};
@@ -117,7 +121,7 @@ mod loaded {
             wasi: WasiConfig,
             cache: Option<&dyn ArtifactCache>,
         ) -> Result<Box<dyn Prepared>, ExecutorError> {
-            match super::PLUGINS.get() {
+            match super::slot(self.0).get() {
                 Some(Ok(engine)) => engine.prepare(module, wasi, cache),
                 Some(Err(e)) => Err(ExecutorError::Engine {
                     engine: self.0,

@@ -54,7 +54,10 @@ vm_stage_hako() {
     mkdir -p "$stage/bin"
     cp "$bin" "$stage/bin/hako"
     ln -sf hako "$stage/bin/hako-wasm"
-    [ ! -f "$dir/libhako_executor_wasmedge.so" ] || cp "$dir/libhako_executor_wasmedge.so" "$stage/bin/"
+    local plugin
+    for plugin in "$dir"/libhako_executor_*.so; do
+        [ ! -f "$plugin" ] || cp "$plugin" "$stage/bin/"
+    done
     if [ -d "$prefix" ] && grep -qF "$prefix" "$stage"/bin/hako "$stage"/bin/*.so 2>/dev/null; then
         mkdir -p "$stage/prefix"
         cp -a "$prefix" "$stage/prefix/wasmedge"

@@ -47,6 +47,23 @@ pub fn hako_bin() -> PathBuf {
     candidate
 }
 
+/// Copies a hako binary and the engine plugins next to it
+/// (`libhako_executor_*.so`, which hako loads from its own directory) into
+/// `dir`; the copy's path.
+pub fn copy_hako_with_plugins(bin: &Path, dir: &Path) -> PathBuf {
+    let copy = dir.join("hako");
+    std::fs::copy(bin, &copy).expect("copying the hako binary");
+    let from = bin.parent().expect("the binary's directory");
+    for entry in std::fs::read_dir(from).expect("the binary's directory") {
+        let path = entry.expect("a directory entry").path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if name.starts_with("libhako_executor_") && name.ends_with(".so") {
+            std::fs::copy(&path, dir.join(&*name)).expect("copying an engine plugin");
+        }
+    }
+    copy
+}
+
 /// Runs `sh -c <script>` in a fresh container shaped by `edit`, in the
 /// foreground, and checks that nothing is left behind.
 pub fn run_sh(script: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Out {

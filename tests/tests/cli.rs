@@ -202,9 +202,10 @@ fn install_script_registers_hako_with_podman_and_containerd() {
         std::fs::read_link(bin.join("hako-wasm")).unwrap(),
         std::path::Path::new("hako")
     );
-    assert!(prefix
-        .join("lib/hako/libhako_executor_wasmedge.so")
-        .is_file());
+    for engine in ["wasmtime", "wasmedge", "wasmer"] {
+        let plugin = prefix.join(format!("lib/hako/libhako_executor_{engine}.so"));
+        assert!(plugin.is_file(), "{} not installed", plugin.display());
+    }
 
     // podman reads the drop-in: the runtime names resolve to the binaries.
     let conf = etc.join("containers/containers.conf.d/50-hako.conf");

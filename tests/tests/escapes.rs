@@ -199,24 +199,14 @@ fn a_planted_dev_null_is_not_used_to_mask() {
     assert!(hako_tests::host_mounts_under(dev.path()).is_empty());
 }
 
-/// A copy of the hako binary under test (with its WasmEdge plugin), for
+/// A copy of the hako binary under test (with its engine plugins), for
 /// attacks that would destroy the binary they win against.
 fn disposable_hako(h: &mut Hako) -> tempfile::TempDir {
     let dir = tempfile::Builder::new()
         .prefix("hako-victim-")
         .tempdir()
         .unwrap();
-    let copy = dir.path().join("hako");
-    std::fs::copy(&h.bin, &copy).unwrap();
-    let plugin = "libhako_executor_wasmedge.so";
-    if let Some(p) = h
-        .bin
-        .parent()
-        .map(|d| d.join(plugin))
-        .filter(|p| p.is_file())
-    {
-        std::fs::copy(p, dir.path().join(plugin)).unwrap();
-    }
+    let copy = hako_tests::copy_hako_with_plugins(&h.bin, dir.path());
     h.bin = copy;
     dir
 }

@@ -92,19 +92,11 @@ impl RootlessPodman {
         std::fs::write(conf.join("storage.conf"), "[storage]\ndriver = \"vfs\"\n").unwrap();
         std::fs::create_dir(home.path().join("run")).unwrap();
         // The binary under test may sit where the user cannot reach it
-        // (under /root): the user runs a copy, with its WasmEdge plugin.
+        // (under /root): the user runs a copy, with its engine plugins.
         let built = hako_tests::hako_bin();
         let bin = home.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
-        std::fs::copy(&built, bin.join("hako")).unwrap();
-        let plugin = "libhako_executor_wasmedge.so";
-        if let Some(p) = built
-            .parent()
-            .map(|d| d.join(plugin))
-            .filter(|p| p.is_file())
-        {
-            std::fs::copy(p, bin.join(plugin)).unwrap();
-        }
+        hako_tests::copy_hako_with_plugins(&built, &bin);
         chown_tree(home.path(), uid, gid);
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();

@@ -14,7 +14,7 @@ pub fn run(prepared: Box<dyn Prepared>, args: &[String]) -> i32 {
     if !prepared.replaces_process() {
         super::proctitle::show(args);
     }
-    quiet_panics();
+    hako_executors::error::quiet_panics();
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prepared.run()));
     match ran {
         Ok(Ok(code)) => code,
@@ -23,41 +23,11 @@ pub fn run(prepared: Box<dyn Prepared>, args: &[String]) -> i32 {
             e.exit_code()
         }
         Err(payload) => {
-            eprintln!(
-                "hako: error: {}",
-                panic_line(payload_text(payload.as_ref()))
-            );
-            hako_executors::error::EXIT_FAILURE
+            let e = ExecutorError::Panic(hako_executors::error::panic_line(payload.as_ref()));
+            eprintln!("hako: error: {e}");
+            e.exit_code()
         }
     }
-}
-
-/// A panic's message, or what stands for one.
-fn payload_text(payload: &(dyn std::any::Any + Send)) -> &str {
-    hako_executors::error::panic_text(payload).unwrap_or("a non-string payload")
-}
-
-/// The one line a panic of the workload's engine is reported with.
-fn panic_line(payload: &str) -> String {
-    format!("the engine panicked: {}", ExecutorError::one_line(&payload))
-}
-
-/// Replaces the default panic output (several lines, maybe a backtrace):
-/// the main thread's panic is reported by [`run`] once caught; another
-/// thread's (an engine's worker) is reported here, in one line.
-fn quiet_panics() {
-    std::panic::set_hook(Box::new(|info| {
-        let thread = std::thread::current();
-        if thread.name() == Some("main") {
-            return;
-        }
-        let what = payload_text(info.payload());
-        eprintln!(
-            "hako: error: thread {}: {}",
-            thread.name().unwrap_or("unnamed"),
-            panic_line(what)
-        );
-    }));
 }
 
 #[cfg(test)]
@@ -79,8 +49,10 @@ mod tests {
 
     #[test]
     fn a_panic_is_one_line_and_exit_code_one() {
+        let payload: Box<dyn std::any::Any + Send> =
+            Box::new("spawning a worker thread failed\n  Operation not permitted.");
         assert_eq!(
-            panic_line("spawning a worker thread failed\n  Operation not permitted."),
+            ExecutorError::Panic(hako_executors::error::panic_line(payload.as_ref())).to_string(),
             "the engine panicked: spawning a worker thread failed: Operation not permitted"
         );
         // The hook is process-wide: restore the default after the run.
