@@ -177,63 +177,92 @@ pub fn mount_one(
     if opts.is_bind() || fstype == "bind" {
         bind(sys, root, cfg, m, &dest, &opts, detached)?;
     } else {
-        let target = root.resolve(&dest, Create::Dir)?;
-        check_resolved_target(&target, &dest)?;
-        let source = m.source().clone().unwrap_or_else(|| PathBuf::from(fstype));
-        let label = cfg
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.mount_label().as_deref())
-            .filter(|_| crate::lsm::selinux_enabled());
-        let data = labelled_data(&opts.data_string(), label, fstype);
-        let original = if opts.copy_up && fstype == "tmpfs" {
-            Some(copyup::open_original(&target)?)
-        } else {
-            None
-        };
-        let result = sys.mount(
-            Some(&source),
-            &secure::fd_path(&target),
-            Some(fstype),
-            opts.flags,
-            Some(&data),
-        );
-        match result {
-            Ok(()) => {}
-            // Without a network (or ipc) namespace of its own, a container
-            // may not mount sysfs (mqueue); runc binds the host's instead.
-            Err(Errno::EPERM) if fstype == "sysfs" || fstype == "mqueue" => {
-                let host = if fstype == "sysfs" {
-                    "/sys"
-                } else {
-                    "/dev/mqueue"
-                };
-                tracing::debug!(dest = %dest.display(), "cannot mount {fstype}, binding {host}");
-                let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
-                sys.mount(
-                    Some(Path::new(host)),
-                    &secure::fd_path(&target),
-                    None,
-                    flags,
-                    None,
-                )
-                .ctx(|| format!("binding {host} to {}", root.display(&dest).display()))?;
-                remount(sys, root, &dest, remount_flags(&opts))?;
-            }
-            Err(errno) => {
-                return Err(errno)
-                    .ctx(|| format!("mounting {fstype} at {}", root.display(&dest).display()));
-            }
-        }
-        if let Some(original) = original {
-            let mounted = root.resolve(&dest, Create::Nothing)?;
-            copyup::copy_into(&original, &mounted)
-                .ctx(|| format!("tmpcopyup to {}", dest.display()))?;
-        }
+        mount_filesystem(sys, root, cfg, m, &dest, &opts)?;
     }
     apply_after(sys, root, &dest, &opts)?;
     Ok(ro_later)
+}
+
+/// Mounts a filesystem (not a bind) at `dest`: with the SELinux mount
+/// label, `tmpcopyup` for a tmpfs, and the host's sysfs or mqueue bound
+/// instead where the container may not mount its own.
+fn mount_filesystem(
+    sys: &dyn Syscall,
+    root: &SafeRoot,
+    cfg: &RootfsConfig<'_>,
+    m: &Mount,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<()> {
+    let fstype = m.typ().as_deref().unwrap_or("");
+    let target = root.resolve(dest, Create::Dir)?;
+    check_resolved_target(&target, dest)?;
+    let source = m.source().clone().unwrap_or_else(|| PathBuf::from(fstype));
+    let label = cfg
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.mount_label().as_deref())
+        .filter(|_| crate::lsm::selinux_enabled());
+    let data = labelled_data(&opts.data_string(), label, fstype);
+    let original = if opts.copy_up && fstype == "tmpfs" {
+        Some(copyup::open_original(&target)?)
+    } else {
+        None
+    };
+    let result = sys.mount(
+        Some(&source),
+        &secure::fd_path(&target),
+        Some(fstype),
+        opts.flags,
+        Some(&data),
+    );
+    match result {
+        Ok(()) => {}
+        // Without a network (or ipc) namespace of its own, a container
+        // may not mount sysfs (mqueue); runc binds the host's instead.
+        Err(Errno::EPERM) if fstype == "sysfs" || fstype == "mqueue" => {
+            bind_hosts_instead(sys, root, dest, fstype, &target, opts)?;
+        }
+        Err(errno) => {
+            return Err(errno)
+                .ctx(|| format!("mounting {fstype} at {}", root.display(dest).display()));
+        }
+    }
+    if let Some(original) = original {
+        let mounted = root.resolve(dest, Create::Nothing)?;
+        copyup::copy_into(&original, &mounted)
+            .ctx(|| format!("tmpcopyup to {}", dest.display()))?;
+    }
+    Ok(())
+}
+
+/// Binds the host's /sys or /dev/mqueue where mounting `fstype` is not
+/// allowed, with the mount's own flags.
+fn bind_hosts_instead(
+    sys: &dyn Syscall,
+    root: &SafeRoot,
+    dest: &Path,
+    fstype: &str,
+    target: &OwnedFd,
+    opts: &MountOptions,
+) -> Result<()> {
+    let host = if fstype == "sysfs" {
+        "/sys"
+    } else {
+        "/dev/mqueue"
+    };
+    tracing::debug!(dest = %dest.display(), "cannot mount {fstype}, binding {host}");
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+    sys.mount(
+        Some(Path::new(host)),
+        &secure::fd_path(target),
+        None,
+        flags,
+        None,
+    )
+    .ctx(|| format!("binding {host} to {}", root.display(dest).display()))?;
+    remount(sys, root, dest, remount_flags(opts))
 }
 
 fn bind(
