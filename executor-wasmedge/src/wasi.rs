@@ -14,9 +14,11 @@ use crate::errors;
 /// arguments, so the guest sees exactly `wasi.args`. The environment is
 /// exactly `wasi.env`. Stdio is the process's fds 0, 1 and 2.
 pub(crate) fn module(path: &Path, wasi: &WasiConfig) -> Result<WasiModule, ExecutorError> {
-    // wasmedge-sys panics on a NUL byte: `WasiConfig::check` refused them
-    // before, with every preopen that is no directory (which WasmEdge
-    // would skip with only a log line).
+    // wasmedge-sys panics on a NUL byte. `prepare_guest` refused them
+    // already (`WasiConfig::check`, with every preopen that is no
+    // directory, which WasmEdge would skip with only a log line); this
+    // engine's `instantiate` is public, so it refuses them itself too.
+    wasi.check_nul()?;
     let env: Vec<String> = wasi.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let preopens = wasi
         .preopens

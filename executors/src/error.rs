@@ -180,7 +180,7 @@ impl ExecutorError {
 
     /// An engine's message in hako's style: one line (lines joined with
     /// `: `), no trailing period, and a first word that is merely
-    /// capitalised ("Invalid input", "Fail to create Loader") lowercased,
+    /// capitalised ("Invalid input", "Can't open") lowercased,
     /// while names and acronyms ("WebAssembly", "WASI", "I/O") stay.
     pub fn one_line(err: &dyn std::fmt::Display) -> String {
         let text = err.to_string();
@@ -196,7 +196,7 @@ impl ExecutorError {
         let word = line.split([' ', ':']).next().unwrap_or_default();
         let mut chars = word.chars();
         let capitalised =
-            chars.next().is_some_and(char::is_uppercase) && chars.all(char::is_lowercase);
+            chars.next().is_some_and(char::is_uppercase) && !chars.any(char::is_uppercase);
         if capitalised {
             let first = line.chars().next().map_or(0, char::len_utf8);
             let lower = line[..first].to_lowercase();

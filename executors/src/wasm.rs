@@ -461,6 +461,92 @@ mod tests {
         assert_eq!(err.to_string(), "process.env holds a NUL byte: \"K=v\\0\"");
     }
 
+    /// An engine that must never be reached.
+    struct Untouchable;
+    impl WasmEngine for Untouchable {
+        type Compiled = ();
+        fn kind(&self) -> EngineKind {
+            EngineKind::Wasmer
+        }
+        fn cache_tag(&self, _: &WasmModule) -> Result<String, ExecutorError> {
+            unreachable!("the engine was reached")
+        }
+        fn precompile(
+            &self,
+            _: &WasmModule,
+            _: Option<&Path>,
+        ) -> Result<Option<Vec<u8>>, ExecutorError> {
+            unreachable!("the engine was reached")
+        }
+        unsafe fn load(&self, _: &WasmModule, _: &[u8]) -> Result<(), ExecutorError> {
+            unreachable!("the engine was reached")
+        }
+        fn compile(&self, _: &WasmModule) -> Result<(), ExecutorError> {
+            unreachable!("the engine was reached")
+        }
+        fn instantiate(
+            &self,
+            _: WasmModule,
+            _: (),
+            _: WasiConfig,
+        ) -> Result<Box<dyn Prepared>, ExecutorError> {
+            unreachable!("the engine was reached")
+        }
+    }
+
+    #[test]
+    fn prepare_guest_refuses_before_any_engine_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let module = |component| WasmModule {
+            path: "/app.wasm".into(),
+            bytes: b"\0asm".to_vec(),
+            component,
+        };
+        let wasi = || {
+            let mut w = WasiConfig::for_workload(&workload(&[])).unwrap();
+            w.preopens[0].host = dir.path().to_path_buf();
+            w
+        };
+        let refused = |m, w| prepare_guest(&Untouchable, m, w, None).err().unwrap();
+
+        let mut nul = wasi();
+        nul.args.push("a\0b".into());
+        assert!(matches!(
+            refused(module(false), nul),
+            ExecutorError::NulByte { field: "args", .. }
+        ));
+        let mut nul = wasi();
+        nul.env.push(("K".into(), "v\0".into()));
+        assert!(matches!(
+            refused(module(false), nul),
+            ExecutorError::NulByte { field: "env", .. }
+        ));
+
+        let mut missing = wasi();
+        missing.preopens[0].host = dir.path().join("no-such-dir");
+        let err = refused(module(false), missing);
+        assert!(matches!(err, ExecutorError::Preopen { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "preopen /: {}/no-such-dir: no such file or directory (os error 2)",
+                dir.path().display()
+            )
+        );
+
+        let err = refused(module(true), wasi());
+        assert!(
+            matches!(
+                err,
+                ExecutorError::ComponentUnsupported {
+                    engine: EngineKind::Wasmer,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
     #[test]
     fn preopen_host_must_be_a_directory() {
         let dir = tempfile::tempdir().unwrap();

@@ -45,8 +45,8 @@ pub fn built_in() -> Vec<EngineKind> {
 }
 
 /// The plugin of each engine, once loaded (in [`EngineKind::ALL`] order).
-static PLUGINS: [OnceLock<std::result::Result<PluginEngine, String>>; 3] =
-    [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+static PLUGINS: [OnceLock<std::result::Result<PluginEngine, String>>; EngineKind::ALL.len()] =
+    [const { OnceLock::new() }; EngineKind::ALL.len()];
 
 fn slot(engine: EngineKind) -> &'static OnceLock<std::result::Result<PluginEngine, String>> {
     let i = EngineKind::ALL
@@ -78,8 +78,9 @@ pub fn plugin_candidates(engine: EngineKind) -> Vec<PathBuf> {
 /// Loads the engine plugin a container will need, if any. Runs in hako
 /// before forking, so the container's processes inherit the library.
 pub fn preload(annotations: &BTreeMap<String, String>, options: &RuntimeOptions) -> Result<()> {
-    let engine = match detect::intent(annotations, options).map_err(Error::Executor)? {
-        Intent::Wasm(e) | Intent::Sniff { engine: e, .. } => e,
+    let (engine, sniffing) = match detect::intent(annotations, options).map_err(Error::Executor)? {
+        Intent::Wasm(e) => (e, false),
+        Intent::Sniff { engine: e, .. } => (e, true),
         Intent::Native => return Ok(()),
     };
     // An engine this build lacks is the chain's error to report.
@@ -95,10 +96,17 @@ pub fn preload(annotations: &BTreeMap<String, String>, options: &RuntimeOptions)
             .unwrap_or_else(|| candidates.first().cloned().unwrap_or_default());
         PluginEngine::load(engine, &path)
     });
-    loaded
-        .as_ref()
-        .map(drop)
-        .map_err(|e| Error::invalid(format!("wasm engine {engine}: {e}")))
+    match loaded {
+        Ok(_) => Ok(()),
+        // A container that is wasm only if its entrypoint turns out to be
+        // a module may well be native: the engine's absence is an error
+        // only for a module (reported by the chain, `Loaded::prepare`).
+        Err(e) if sniffing => {
+            tracing::debug!("wasm engine {engine} not loaded: {e}");
+            Ok(())
+        }
+        Err(e) => Err(Error::invalid(format!("wasm engine {engine}: {e}"))),
+    }
 }
 
 /// An engine that lives in a plugin [`preload`] loaded.
