@@ -312,8 +312,22 @@ impl ContainerDir {
     }
 }
 
-/// Writes a file by writing a temporary sibling and renaming it over.
+/// Writes a file by writing a temporary sibling and renaming it over:
+/// readers see the whole old file or the whole new one. Not synced to
+/// disk: container state lives in a runtime directory (`/run`) and
+/// describes processes that do not survive the machine either, so a sync
+/// per write (four per lifecycle) would buy nothing but time.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    write_via_rename(path, data, mode, false)
+}
+
+/// [`write_atomic`], synced to disk before the rename: for files that
+/// outlive a reboot (compiled modules).
+pub fn write_durable(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    write_via_rename(path, data, mode, true)
+}
+
+fn write_via_rename(path: &Path, data: &[u8], mode: u32, sync: bool) -> Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -327,7 +341,9 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
             .mode(mode)
             .open(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
+        if sync {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
@@ -437,8 +453,15 @@ pub(crate) mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let f = tmp.path().join("x.json");
         write_atomic(&f, b"one", 0o600).unwrap();
-        write_atomic(&f, b"two", 0o600).unwrap();
+        write_durable(&f, b"two", 0o600).unwrap();
         assert_eq!(std::fs::read(&f).unwrap(), b"two");
+        write_atomic(&f, b"three", 0o640).unwrap();
+        assert_eq!(std::fs::read(&f).unwrap(), b"three");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
         assert_eq!(
             std::fs::read_dir(tmp.path()).unwrap().count(),
             1,

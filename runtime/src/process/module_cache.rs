@@ -82,7 +82,7 @@ pub fn serve_put(dir: Option<&Path>, key: &str, artifact: OwnedFd) {
         let mut bytes = Vec::new();
         f.read_to_end(&mut bytes)
             .ctx(|| "reading a compiled module".into())?;
-        crate::state::write_atomic(&dir.join(key), &bytes, 0o600)
+        crate::state::write_durable(&dir.join(key), &bytes, 0o600)
     };
     if let Err(e) = store() {
         tracing::warn!("module cache: {e}");
