@@ -429,3 +429,62 @@ pub fn cached_artifacts_are_loaded_not_compiled<E: WasmEngine + Default>() {
     );
     assert_eq!(done.stdout, "cached\n".repeat(3));
 }
+
+/// The engine as hako really runs it: its plugin (`libhako_executor_*.so`
+/// built next to the test binary) loaded with [`PluginEngine::load`],
+/// prepared across the C boundary with the cache lent to it (a miss, then
+/// a hit: one artifact stored), and run in a child. An engine error
+/// crosses back with its kind.
+pub fn through_the_plugin(engine: crate::EngineKind) {
+    use crate::plugin::PluginEngine;
+    use crate::wasm::Preparer;
+    let _serial = serial();
+    let sandbox = Sandbox::new();
+    let name = format!("libhako_executor_{}.so", engine.name());
+    let deps = std::env::current_exe().unwrap();
+    let path = deps.parent().unwrap().join(&name);
+    assert!(
+        path.is_file(),
+        "{} is missing: cargo builds the plugin with the crate's tests",
+        path.display()
+    );
+    let body = r#"(data (i32.const 256) "via plugin\n")
+        (func (export "_start")
+          (drop (call $write (i32.const 1) (i32.const 256) (i32.const 11)))
+          (call $proc_exit (i32.const 4)))"#;
+    let done = in_child(b"", || {
+        let plugin = PluginEngine::load(engine, &path).unwrap_or_else(|e| panic!("{e}"));
+        let cache = MemoryCache::default();
+        let mut report = Vec::new();
+        for round in ["miss", "hit"] {
+            let wasi = sandbox.wasi(&["app.wasm"], &[], false);
+            let prepared = plugin
+                .prepare(guest(body), wasi, Some(&cache))
+                .unwrap_or_else(|e| panic!("{round}: {e}"));
+            let code = prepared.run();
+            report.push(format!(
+                "{round}: {} hits {} puts {}",
+                super::child::encode(&code),
+                cache.hits.get(),
+                cache.puts.get()
+            ));
+        }
+        let wasi = sandbox.wasi(&["app.wasm"], &[], false);
+        let bad = super::binary(b"\0asm\x01\0\0\0\xff\xff".to_vec());
+        match plugin.prepare(bad, wasi, None) {
+            Err(ExecutorError::Compile { engine: e, .. }) if e == engine => {
+                report.push("invalid: compile error".into())
+            }
+            Err(e) => report.push(format!("invalid: {e:?}")),
+            Ok(_) => report.push("invalid: accepted".into()),
+        }
+        report.join("\n")
+    });
+    assert_eq!(
+        done.outcome,
+        "miss: exit 4 hits 0 puts 1\nhit: exit 4 hits 1 puts 1\ninvalid: compile error",
+        "stderr: {}",
+        done.stderr
+    );
+    assert_eq!(done.stdout, "via plugin\n".repeat(2));
+}
