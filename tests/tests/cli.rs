@@ -177,23 +177,24 @@ fn install_script_registers_hako_with_podman_and_containerd() {
     let prefix = tmp.path().join("prefix");
     let etc = tmp.path().join("etc");
     let install = || {
-        let out = std::process::Command::new("bash")
-            .arg(repo.join("scripts/install.sh"))
-            .args(["--prefix".as_ref(), prefix.as_os_str()])
-            .args(["--sysconfdir".as_ref(), etc.as_os_str()])
-            .args(["--from".as_ref(), from.as_os_str()])
-            .arg("--all")
-            .output()
-            .unwrap();
+        let out = hako_tests::reaper::output(
+            std::process::Command::new("bash")
+                .arg(repo.join("scripts/install.sh"))
+                .args(["--prefix".as_ref(), prefix.as_os_str()])
+                .args(["--sysconfdir".as_ref(), etc.as_os_str()])
+                .args(["--from".as_ref(), from.as_os_str()])
+                .arg("--all"),
+        )
+        .unwrap();
         assert!(out.status.success(), "{out:?}");
     };
     install();
     install();
     let bin = prefix.join("bin");
-    let version = std::process::Command::new(bin.join("hako-wasm"))
-        .arg("--version")
-        .output()
-        .unwrap();
+    let version = hako_tests::reaper::output(
+        std::process::Command::new(bin.join("hako-wasm")).arg("--version"),
+    )
+    .unwrap();
     assert!(
         String::from_utf8_lossy(&version.stdout).starts_with("hako version "),
         "{version:?}"
@@ -209,17 +210,18 @@ fn install_script_registers_hako_with_podman_and_containerd() {
 
     // podman reads the drop-in: the runtime names resolve to the binaries.
     let conf = etc.join("containers/containers.conf.d/50-hako.conf");
-    let podman = std::process::Command::new("podman")
-        .env("CONTAINERS_CONF", &conf)
-        .args([
-            "--runtime",
-            "hako-wasm",
-            "info",
-            "--format",
-            "{{.Host.OCIRuntime.Path}}",
-        ])
-        .output()
-        .expect("podman must be installed (scripts/setup.sh installs it)");
+    let podman = hako_tests::reaper::output(
+        std::process::Command::new("podman")
+            .env("CONTAINERS_CONF", &conf)
+            .args([
+                "--runtime",
+                "hako-wasm",
+                "info",
+                "--format",
+                "{{.Host.OCIRuntime.Path}}",
+            ]),
+    )
+    .expect("podman must be installed (scripts/setup.sh installs it)");
     assert_eq!(
         String::from_utf8_lossy(&podman.stdout).trim(),
         bin.join("hako-wasm").display().to_string(),
@@ -233,11 +235,12 @@ fn install_script_registers_hako_with_podman_and_containerd() {
     let config = etc.join("containerd/config.toml");
     let text = std::fs::read_to_string(&config).unwrap();
     assert_eq!(text.matches("imports").count(), 1, "{text}");
-    let dump = std::process::Command::new("containerd")
-        .args(["--config".as_ref(), config.as_os_str()])
-        .args(["config", "dump"])
-        .output()
-        .expect("containerd must be installed (scripts/setup.sh installs it)");
+    let dump = hako_tests::reaper::output(
+        std::process::Command::new("containerd")
+            .args(["--config".as_ref(), config.as_os_str()])
+            .args(["config", "dump"]),
+    )
+    .expect("containerd must be installed (scripts/setup.sh installs it)");
     let dumped = String::from_utf8_lossy(&dump.stdout);
     assert!(dump.status.success(), "{dump:?}");
     for binary in ["hako", "hako-wasm"] {

@@ -1039,12 +1039,13 @@ fn wasmedge_runs_compiled_code_from_the_cache() {
     let dir = cache.path().join("modules");
     let mut b = wasm_bundle("wasmedge", &["/app/hello.wasm"]);
     b.push_env("HELLO_CHECKSUM_MB=1");
-    let native = std::process::Command::new(hako_tests::wasm::example("hello"))
-        .env_clear()
-        .env("HELLO_CHECKSUM_MB", "1")
-        .current_dir(cache.path())
-        .output()
-        .unwrap();
+    let native = hako_tests::reaper::output(
+        std::process::Command::new(hako_tests::wasm::example("hello"))
+            .env_clear()
+            .env("HELLO_CHECKSUM_MB", "1")
+            .current_dir(cache.path()),
+    )
+    .unwrap();
     let native = String::from_utf8(native.stdout).unwrap();
     let checksum = native.lines().find(|l| l.starts_with("checksum")).unwrap();
 
