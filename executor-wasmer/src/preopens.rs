@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hako_executors::wasm::{Preopen, PreopenError};
+use hako_executors::wasm::Preopen;
 use hako_executors::ExecutorError;
 use wasmer_wasix::virtual_fs::{host_fs, FileSystem, MountFileSystem};
 use wasmer_wasix::WasiEnvBuilder;
@@ -51,13 +51,7 @@ impl Plan {
                 ));
             }
         };
-        let host = p.host_dir().map_err(|e| {
-            let why = match e {
-                PreopenError::Unresolved(e) => ExecutorError::one_line(&e),
-                PreopenError::NotADirectory => "not a directory".into(),
-            };
-            format!("preopen {}: {}: {why}", p.guest, p.host.display())
-        })?;
+        let host = p.checked_dir().map_err(|e| e.to_string())?;
         Ok(Plan {
             root: Some(Root {
                 host,

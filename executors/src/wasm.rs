@@ -56,9 +56,22 @@ impl Preopen {
         }
         Ok(host)
     }
+
+    /// [`Preopen::host_dir`], refused as hako reports it
+    /// ([`ExecutorError::Preopen`]).
+    pub fn checked_dir(&self) -> Result<PathBuf, ExecutorError> {
+        self.host_dir().map_err(|e| ExecutorError::Preopen {
+            guest: self.guest.clone(),
+            host: self.host.clone(),
+            reason: match e {
+                PreopenError::Unresolved(e) => ExecutorError::one_line(&e),
+                PreopenError::NotADirectory => "not a directory".into(),
+            },
+        })
+    }
 }
 
-/// Why [`Preopen::host_dir`] refused a preopen; each engine words it.
+/// Why [`Preopen::host_dir`] refused a preopen.
 #[derive(Debug)]
 pub enum PreopenError {
     /// The host path does not resolve (typically: it does not exist).
@@ -171,14 +184,7 @@ impl WasiConfig {
     pub fn check(&self) -> Result<(), ExecutorError> {
         self.check_nul()?;
         for p in &self.preopens {
-            p.host_dir().map_err(|e| ExecutorError::Preopen {
-                guest: p.guest.clone(),
-                host: p.host.clone(),
-                reason: match e {
-                    PreopenError::Unresolved(e) => ExecutorError::one_line(&e),
-                    PreopenError::NotADirectory => "not a directory".into(),
-                },
-            })?;
+            p.checked_dir()?;
         }
         Ok(())
     }

@@ -57,17 +57,7 @@ pub(super) fn load_device_program(insns: &[u8], log: &mut [u8]) -> nix::Result<O
         ..Default::default()
     };
     // SAFETY: attr points at live buffers (insns, license, log) for the call.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_LOAD,
-            &attr as *const Load,
-            std::mem::size_of::<Load>(),
-        )
-    };
-    if fd < 0 {
-        return Err(nix::errno::Errno::last());
-    }
+    let fd = unsafe { bpf(BPF_PROG_LOAD, &attr) }?;
     // SAFETY: the kernel returned a new descriptor this process owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
@@ -85,16 +75,26 @@ pub(super) fn attach_device_program(
         ..Default::default()
     };
     // SAFETY: attr is a valid bpf_attr for BPF_PROG_ATTACH.
+    unsafe { bpf(BPF_PROG_ATTACH, &attr) }.map(drop)
+}
+
+/// bpf(2) with `attr` as the `union bpf_attr` of `cmd`.
+///
+/// # Safety
+/// `attr` must be the attribute layout `cmd` expects, and every pointer
+/// in it valid for the call.
+unsafe fn bpf<T>(cmd: libc::c_long, attr: &T) -> nix::Result<libc::c_long> {
+    // SAFETY: per this function's contract.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_bpf,
-            BPF_PROG_ATTACH,
-            &attr as *const Attach,
-            std::mem::size_of::<Attach>(),
+            cmd,
+            attr as *const T,
+            std::mem::size_of::<T>(),
         )
     };
     if rc < 0 {
         return Err(nix::errno::Errno::last());
     }
-    Ok(())
+    Ok(rc)
 }
