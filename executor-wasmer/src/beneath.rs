@@ -12,15 +12,15 @@
 //! and a path that would leave it is refused with EPERM (what wasmer-wasix
 //! maps [`FsError::PermissionDenied`] to; wasmtime answers EPERM too).
 //!
-//! The check and the operation are two steps: a guest that swaps a
-//! component for a symlink in between could still get out, which needs
-//! two racing guest threads or processes. It closes every single-threaded
-//! way out, and the container's mount namespace stays the outer wall.
+//! Opening a file is one step: [`HostFile::open`] confines and opens in
+//! the same openat2. For the other operations the check and the operation
+//! are two steps: a guest that swaps a component for a symlink in between
+//! could still get out, which needs two racing guest threads or processes.
+//! It closes every single-threaded way out, and the container's mount
+//! namespace stays the outer wall.
 
-use std::ffi::CString;
 use std::future::Future;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -30,24 +30,16 @@ use wasmer_wasix::virtual_fs::{
     VirtualFile,
 };
 
+use crate::host_file::{open_beneath, HostFile};
+
 /// Another file system, confined to the host directory it serves.
 #[derive(Debug)]
 pub(crate) struct Beneath {
     inner: Arc<dyn FileSystem + Send + Sync>,
-    /// The host directory (O_PATH), what every path is resolved from.
-    root: OwnedFd,
+    /// The host directory, what every path is resolved from and files are
+    /// opened beneath.
+    root: Arc<OwnedFd>,
 }
-
-/// `struct open_how` of openat2(2).
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-const RESOLVE_BENEATH: u64 = 0x08;
 
 impl Beneath {
     /// Confines `inner`, which serves the host directory `host`.
@@ -58,7 +50,7 @@ impl Beneath {
         let root = std::fs::File::open(host)?;
         Ok(Beneath {
             inner,
-            root: OwnedFd::from(root),
+            root: Arc::new(OwnedFd::from(root)),
         })
     }
 
@@ -66,42 +58,12 @@ impl Beneath {
     /// only a path that would leave it is an error; one that does not
     /// exist is the operation's to report.
     fn resolve(&self, path: &Path) -> Result<()> {
-        let rel: PathBuf = path
-            .components()
-            .filter(|c| !matches!(c, Component::RootDir | Component::CurDir))
-            .collect();
-        if rel.as_os_str().is_empty() {
-            return Ok(());
-        }
-        let c = CString::new(rel.as_os_str().as_bytes()).map_err(|_| FsError::InvalidInput)?;
-        let how = OpenHow {
-            flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
-            mode: 0,
-            resolve: RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-        };
-        // SAFETY: `c` is a valid C string, `how` an initialised open_how
-        // of the size passed; openat2 returns a new descriptor or -1.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                self.root.as_raw_fd(),
-                c.as_ptr(),
-                &how as *const OpenHow,
-                std::mem::size_of::<OpenHow>(),
-            )
-        };
-        if fd >= 0 {
-            // SAFETY: openat2 just returned this descriptor; we own it.
-            drop(unsafe { OwnedFd::from_raw_fd(fd as i32) });
-            return Ok(());
-        }
-        match std::io::Error::last_os_error().raw_os_error() {
-            // Out of the directory (EXDEV), through a magic link (ELOOP)
-            // or an absolute symlink (EXDEV).
-            Some(libc::EXDEV) | Some(libc::ELOOP) => Err(FsError::PermissionDenied),
+        match open_beneath(&self.root, path, libc::O_PATH, 0) {
+            Ok(_) => Ok(()),
+            Err(FsError::PermissionDenied) => Err(FsError::PermissionDenied),
             // Missing, not a directory, not permitted: the operation itself
             // reports it the way wasmer-wasix expects.
-            _ => Ok(()),
+            Err(_) => Ok(()),
         }
     }
 
@@ -190,14 +152,9 @@ impl FileOpener for Beneath {
         path: &Path,
         conf: &OpenOptionsConfig,
     ) -> Result<Box<dyn VirtualFile + Send + Sync + 'static>> {
-        // open follows the last component; a file to be created must
-        // also land inside.
-        self.resolve_parent(path)?;
-        self.resolve(path)?;
-        self.inner
-            .new_open_options()
-            .options(conf.clone())
-            .open(path)
+        // One openat2 both confines and opens: nothing can be swapped
+        // between a check and the open.
+        Ok(Box::new(HostFile::open(&self.root, path, conf)?))
     }
 }
 

@@ -5,19 +5,14 @@ use std::sync::Arc;
 use hako_executors::wasm::{BadEntry, WasiConfig};
 use hako_executors::{EngineKind, ExecutorError, Prepared};
 use wasmer::{Engine, Module, Store};
-use wasmer_wasix::runtime::task_manager::tokio::TokioTaskManager;
-use wasmer_wasix::virtual_net::host::LocalNetworking;
 use wasmer_wasix::wasmer_wasix_types::wasi::ExitCode;
 use wasmer_wasix::{PluggableRuntime, WasiEnv, WasiEnvBuilder};
 
+use crate::nudge::Nudge;
 use crate::outcome;
 use crate::preopens::Plan;
 use crate::stdio::HostStdio;
-
-/// Worker threads of the tokio runtime. The guest runs on the caller's
-/// thread; the worker only drives timers and sockets, and file I/O has
-/// tokio's blocking pool.
-const TOKIO_WORKERS: usize = 1;
+use crate::tasks::GuestTasks;
 
 /// Exit code handed to wasmer-wasix's cleanup when the guest failed.
 const FAILED: u16 = 1;
@@ -56,14 +51,21 @@ impl Guest {
         }
     }
 
-    /// Everything between having a tokio runtime and the guest's end.
+    /// Everything between having a tokio context and the guest's end.
     fn run_on(self, tokio: &tokio::runtime::Handle) -> Result<i32, ExecutorError> {
-        let mut builder = self.environment(tokio).map_err(engine_error)?;
+        let nudge = Arc::new(Nudge::new().map_err(|e| {
+            engine_error(format!(
+                "making the guest's wake-up eventfd: {}",
+                ExecutorError::one_line(&e)
+            ))
+        })?);
+        let mut builder = self.environment(tokio, &nudge).map_err(engine_error)?;
         // wasmer-wasix creates the stores of guest threads from the
         // runtime's engine: it must be the one the module was compiled with.
-        let mut runtime = PluggableRuntime::new(Arc::new(TokioTaskManager::new(tokio.clone())));
+        let tasks = Arc::new(GuestTasks::new(nudge));
+        let mut runtime = PluggableRuntime::new(Arc::clone(&tasks) as _);
         runtime.set_engine(self.engine.clone());
-        runtime.set_networking_implementation(LocalNetworking::new());
+        runtime.set_networking_implementation(crate::network::Lazy::new(tasks));
         builder.set_runtime(Arc::new(runtime));
 
         let mut store = Store::new(self.engine);
@@ -89,15 +91,19 @@ impl Guest {
 
     /// The WASI environment: argv, environment, stdio and preopens, each
     /// exactly as configured and nothing inherited from this process.
-    fn environment(&self, tokio: &tokio::runtime::Handle) -> Result<WasiEnvBuilder, String> {
+    fn environment(
+        &self,
+        tokio: &tokio::runtime::Handle,
+        nudge: &Arc<Nudge>,
+    ) -> Result<WasiEnvBuilder, String> {
         // `builder(name)` makes `name` argv[0]; replace argv as a whole so
         // that it is `args`, no more and no less.
         let mut builder = WasiEnv::builder("");
         *builder.get_args_mut() = self.wasi.args.clone();
         builder.add_envs(self.wasi.env.iter().map(|(k, v)| (k, v)));
-        builder.set_stdin(HostStdio::stdin());
-        builder.set_stdout(HostStdio::stdout());
-        builder.set_stderr(HostStdio::stderr());
+        builder.set_stdin(HostStdio::stdin(nudge));
+        builder.set_stdout(HostStdio::stdout(nudge));
+        builder.set_stderr(HostStdio::stderr(nudge));
         self.preopens.apply(&mut builder, tokio)?;
         Ok(builder)
     }
@@ -105,10 +111,10 @@ impl Guest {
 
 impl Prepared for Guest {
     fn run(self: Box<Self>) -> Result<i32, ExecutorError> {
-        let tokio = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(TOKIO_WORKERS)
-            .thread_name("wasmer-tokio")
-            .enable_all()
+        // wasmer-wasix and virtual-fs look for a tokio handle; a
+        // current-thread runtime gives them one without a thread, and
+        // nothing is ever spawned on it (see `tasks`).
+        let tokio = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| {
                 engine_error(format!("starting tokio: {}", ExecutorError::one_line(&e)))
@@ -118,8 +124,7 @@ impl Prepared for Guest {
             self.run_on(tokio.handle())
         })
         .unwrap_or_else(|panicked| Err(engine_error(panicked)));
-        // A blocking-pool thread stuck in a slow file operation must not
-        // keep init from exiting.
+        // Anything left on it must not keep init from exiting.
         tokio.shutdown_background();
         result
     }

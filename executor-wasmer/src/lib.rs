@@ -17,23 +17,23 @@
 //!
 //! # Threads
 //!
-//! * During `prepare`: compilation runs on two rayon pools (the one
-//!   `compile::compile` installs, so that rayon's global pool never starts,
-//!   and the one Cranelift builds per module), both sized to the CPU count.
-//!   Their threads exit on their own shortly after compilation ends (rayon
-//!   does not join them on drop); the runtime waits for a single thread
-//!   before it confines a guest with an LSM label. The import check needs a tokio handle
-//!   and gets it from a current-thread runtime, which starts no thread.
-//! * Between `prepare` and `run`: only the caller's thread, once the
-//!   compiler threads are gone.
-//! * During `run`: the guest runs on the caller's thread. The multi-thread
-//!   tokio runtime wasmer-wasix needs is created when `run` starts: one
-//!   worker (`wasmer-tokio`, timers and sockets) plus blocking threads on
-//!   demand (host files go through `tokio::fs`). Host networking adds its
-//!   selector thread, a guest polling a stdin that is not ready adds a
-//!   watcher (`wasmer-stdin`), and a WASIX guest that spawns threads gets
-//!   them from wasmer-wasix's pool. `run` leaves them behind when it
-//!   returns (`shutdown_background`): init exits right after.
+//! * During `prepare`: a compile translates on the caller's thread and
+//!   Cranelift compiles function bodies on a rayon pool it makes for the
+//!   module, one thread per CPU; those threads exit on their own shortly
+//!   after (rayon does not join them on drop), and the runtime waits for a
+//!   single thread before it confines a guest with an LSM label. Loading a
+//!   cached artifact starts no thread. The import check needs a tokio
+//!   handle and gets it from a current-thread runtime, which starts none.
+//! * During `run`: the guest runs on the caller's thread, and a guest that
+//!   asks for nothing more gets no other thread, so it runs under
+//!   `pids.max` = 1 (see `tasks`): host files are read and written on its
+//!   thread (`host_file`), a sleep waits on it, and stdio goes straight to
+//!   the fds (`stdio`). Threads start on demand: a tokio runtime with one
+//!   worker for a WASIX guest's threads and background work, host
+//!   networking's selector with the first socket (`network`), and a
+//!   watcher (`wasmer-stdin`) while a guest polls a stdin that is not
+//!   ready. `run` leaves them behind when it returns: init exits right
+//!   after.
 //!
 //! # Signals
 //!
@@ -48,7 +48,8 @@
 //!
 //! The guest sees the host file system through its one preopen (see
 //! `preopens`): hako's `/` → the container's root, that is the container
-//! itself. wasmer-wasix adds a virtual root at fd 3, also named `/`,
+//! itself, confined to it (`beneath`; files are opened with openat2
+//! `RESOLVE_BENEATH`). wasmer-wasix adds a virtual root at fd 3, also named `/`,
 //! before the configured preopen (fd 4); wasi-libc prefers the preopen
 //! registered last, so the configured one wins.
 //!
@@ -69,11 +70,15 @@
 mod beneath;
 mod compile;
 mod guest;
+mod host_file;
 mod imports;
+mod network;
+mod nudge;
 mod outcome;
 mod preopens;
 mod readonly;
 mod stdio;
+mod tasks;
 
 use std::path::Path;
 

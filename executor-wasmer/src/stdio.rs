@@ -16,6 +16,8 @@ use std::task::{Context, Poll, Waker};
 
 use wasmer_wasix::virtual_fs::{self, AsyncRead, AsyncSeek, AsyncWrite, ReadBuf, VirtualFile};
 
+use crate::nudge::Nudge;
+
 /// Room reported to a guest polling a standard stream for writing.
 const WRITE_ROOM: usize = 8192;
 
@@ -27,39 +29,51 @@ pub(crate) struct HostStdio {
 }
 
 impl HostStdio {
-    /// The process's stdin.
-    pub(crate) fn stdin() -> Box<Self> {
-        Self::new(libc::STDIN_FILENO)
+    /// The process's stdin; `nudge` is nudged when a polled stdin becomes
+    /// readable.
+    pub(crate) fn stdin(nudge: &Arc<Nudge>) -> Box<Self> {
+        Self::new(libc::STDIN_FILENO, nudge)
     }
 
     /// The process's stdout.
-    pub(crate) fn stdout() -> Box<Self> {
-        Self::new(libc::STDOUT_FILENO)
+    pub(crate) fn stdout(nudge: &Arc<Nudge>) -> Box<Self> {
+        Self::new(libc::STDOUT_FILENO, nudge)
     }
 
     /// The process's stderr.
-    pub(crate) fn stderr() -> Box<Self> {
-        Self::new(libc::STDERR_FILENO)
+    pub(crate) fn stderr(nudge: &Arc<Nudge>) -> Box<Self> {
+        Self::new(libc::STDERR_FILENO, nudge)
     }
 
-    fn new(fd: RawFd) -> Box<Self> {
+    fn new(fd: RawFd, nudge: &Arc<Nudge>) -> Box<Self> {
         Box::new(HostStdio {
             fd,
-            readable: Arc::new(ReadableWatch::default()),
+            readable: Arc::new(ReadableWatch::new(Arc::clone(nudge))),
         })
     }
 }
 
 /// Waits, on a thread of its own, for a stream a guest polls to become
 /// readable: the fd may be a regular file or a tty, which tokio's reactor
-/// cannot watch, and the guest must not block in `poll_oneoff`.
-#[derive(Debug, Default)]
+/// cannot watch, and the guest must not block in `poll_oneoff`. The guest
+/// may be sleeping on its thread (a poll with a timeout, see `tasks`):
+/// the watcher nudges it as well as waking it.
+#[derive(Debug)]
 struct ReadableWatch {
     waiting: AtomicBool,
     waker: Mutex<Option<Waker>>,
+    nudge: Arc<Nudge>,
 }
 
 impl ReadableWatch {
+    fn new(nudge: Arc<Nudge>) -> Self {
+        ReadableWatch {
+            waiting: AtomicBool::new(false),
+            waker: Mutex::new(None),
+            nudge,
+        }
+    }
+
     fn wake_when_readable(self: &Arc<Self>, fd: RawFd, waker: &Waker) {
         *self.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker.clone());
         if self.waiting.swap(true, Ordering::AcqRel) {
@@ -76,6 +90,7 @@ impl ReadableWatch {
                 if let Some(w) = watch.waker.lock().unwrap_or_else(|e| e.into_inner()).take() {
                     w.wake();
                 }
+                watch.nudge.nudge();
             });
         if spawned.is_err() {
             // Without a watcher, wake at once: the guest polls again.
@@ -246,7 +261,7 @@ mod tests {
     fn on(fd: &OwnedFd) -> HostStdio {
         HostStdio {
             fd: fd.as_raw_fd(),
-            readable: Arc::default(),
+            readable: Arc::new(ReadableWatch::new(Arc::new(Nudge::new().unwrap()))),
         }
     }
 
