@@ -1,0 +1,126 @@
+//! Letting go of the code an in-process guest's init is done with.
+//!
+//! When a wasm guest starts, init has run hako's own create-time code and
+//! the engine's compiler and loader: their executable pages stay mapped,
+//! and count in init's RSS and PSS (for a guest alone, several MB of the
+//! engine plugin and the hako binary) although most never run again.
+//! [`release`] drops them from init's page tables with `MADV_DONTNEED`:
+//! the pages stay in the page cache, shared with every other process, and
+//! whatever runs again faults back in from the file. Only private,
+//! executable, file-backed mappings with no page of their own (no copy on
+//! write: nothing was ever written to them, so the file holds exactly what
+//! was mapped) are touched. A loader that relocates code in place (an
+//! engine loading compiled code) leaves such copies, and is left alone,
+//! as are data mappings and anonymous ones (the guest's code and memory).
+
+/// The address ranges of private, executable, file-backed mappings with
+/// no anonymous (copied-on-write) page, in a `/proc/<pid>/smaps` text.
+pub fn executable_file_ranges(smaps: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    // The mapping being read, if it qualifies so far.
+    let mut current: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
+        if let Some(anon) = line.strip_prefix("Anonymous:") {
+            if let Some(range) = current.take() {
+                if anon.trim() == "0 kB" {
+                    out.push(range);
+                }
+            }
+        } else if let Some(range) = mapping_header(line) {
+            current = range;
+        }
+    }
+    out
+}
+
+/// For a mapping's header line of smaps: `Some(Some(range))` if it is a
+/// private executable file mapping, `Some(None)` for another mapping,
+/// `None` for a field line.
+fn mapping_header(line: &str) -> Option<Option<(usize, usize)>> {
+    let mut fields = line.split_whitespace();
+    let (start, end) = fields.next()?.split_once('-')?;
+    let start = usize::from_str_radix(start, 16).ok()?;
+    let end = usize::from_str_radix(end, 16).ok()?;
+    let perms = fields.next()?;
+    let _offset = fields.next()?;
+    let _device = fields.next()?;
+    let inode = fields.next()?;
+    let path = fields.next().unwrap_or("");
+    let text = perms == "r-xp" && inode != "0" && path.starts_with('/') && start < end;
+    Some(text.then_some((start, end)))
+}
+
+/// Drops init's mappings of executable file pages (see the module). Best
+/// effort: without /proc, or where the kernel refuses, nothing changes.
+pub fn release() {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return;
+    };
+    for (start, end) in executable_file_ranges(&smaps) {
+        // SAFETY: the range is a private file mapping with no page copied
+        // on write (this process is single-threaded, nothing writes it
+        // meanwhile): MADV_DONTNEED only unmaps its pages from this
+        // process, and the next access reads the same bytes from the file.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapping(header: &str, anonymous_kb: u32) -> String {
+        format!("{header}\nSize:               1024 kB\nRss:                 512 kB\nAnonymous:      {anonymous_kb:>6} kB\nVmFlags: rd ex mr mw me\n")
+    }
+
+    #[test]
+    fn only_private_executable_file_mappings_without_copies() {
+        let smaps = [
+            mapping(
+                "55d0c0a00000-55d0c0b00000 r--p 00000000 fe:01 1234 /usr/local/bin/hako",
+                0,
+            ),
+            mapping(
+                "55d0c0b00000-55d0c0f00000 r-xp 00100000 fe:01 1234 /usr/local/bin/hako",
+                0,
+            ),
+            mapping(
+                "55d0c0f80000-55d0c0f90000 rw-p 00580000 fe:01 1234 /usr/local/bin/hako",
+                8,
+            ),
+            mapping("7f0000000000-7f0000100000 r-xp 00000000 00:00 0 ", 64),
+            // Code relocated in place: a page of it was copied on write.
+            mapping(
+                "7f0000100000-7f0000200000 r-xp 00000000 fe:01 88 /var/lib/cache/module.bin",
+                4,
+            ),
+            mapping(
+                "7f0000200000-7f0000300000 r-xs 00000000 fe:01 99 /dev/shm/shared",
+                0,
+            ),
+            mapping(
+                "7f0000300000-7f0000400000 r-xp 00028000 fe:01 555 /usr/lib/libc.so.6",
+                0,
+            ),
+            mapping("7ffd00000000-7ffd00002000 r-xp 00000000 00:00 0 [vdso]", 0),
+        ]
+        .concat();
+        assert_eq!(
+            executable_file_ranges(&smaps),
+            vec![
+                (0x55d0c0b00000, 0x55d0c0f00000),
+                (0x7f0000300000, 0x7f0000400000)
+            ]
+        );
+    }
+
+    /// This test process keeps running, and calling, code whose pages it
+    /// has just let go of.
+    #[test]
+    fn code_runs_on_after_its_pages_are_released() {
+        let ranges = executable_file_ranges(&std::fs::read_to_string("/proc/self/smaps").unwrap());
+        assert!(!ranges.is_empty());
+        release();
+        assert_eq!(format!("{}", 6 * 7), "42");
+    }
+}
