@@ -25,7 +25,7 @@ GUEST_PACKAGES=(
     fuse-overlayfs slirp4netns uidmap
     busybox-static libseccomp2 iproute2 procps ca-certificates jq
     libedit2 libffi8 libz3-4 libxml2 linux-libc-dev
-    less strace
+    less strace time
 )
 GUEST_SIZE="${HAKO_VM_IMAGE_SIZE:-6G}"
 GUEST_USER=hakotest

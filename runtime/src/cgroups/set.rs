@@ -219,6 +219,16 @@ impl CgroupSet {
         self.dirs.iter().find(|d| d.version == Version::V2)
     }
 
+    /// The container's cgroup when it is a single cgroup v2 directory
+    /// that hako manages itself (no v1 hierarchy, no systemd unit): what
+    /// a process can be forked straight into.
+    pub fn single_v2_dir(&self) -> Option<&std::path::Path> {
+        match (self.dirs.as_slice(), &self.systemd) {
+            ([dir], None) if dir.version == Version::V2 => Some(&dir.path),
+            _ => None,
+        }
+    }
+
     /// Whether a v1 hierarchy with this controller is part of the set.
     pub fn has_v1(&self, controller: &str) -> bool {
         self.v1_dir(controller).is_some()
@@ -346,6 +356,28 @@ mod tests {
                 root: "/".into(),
             },
         ]
+    }
+
+    /// Only a lone v2 directory of hako's own is one to fork into.
+    #[test]
+    fn a_single_v2_dir_is_pure_v2_without_systemd() {
+        let tmp = tempfile::tempdir().unwrap();
+        let hs = hierarchies(tmp.path());
+        let path = CgroupsPath::from_spec(None, "c1").unwrap();
+        let hybrid = CgroupSet::resolve(&hs, &parse_proc_cgroup("0::/\n"), &path);
+        assert_eq!(hybrid.single_v2_dir(), None);
+        let mut pure = CgroupSet::resolve(&hs[2..], &parse_proc_cgroup("0::/\n"), &path);
+        assert_eq!(
+            pure.single_v2_dir(),
+            Some(tmp.path().join("unified/hako/c1").as_path())
+        );
+        pure.systemd = Some(Unit {
+            name: "hako-c1.scope".into(),
+            slice: "system.slice".into(),
+            user: false,
+            id: "c1".into(),
+        });
+        assert_eq!(pure.single_v2_dir(), None);
     }
 
     #[test]

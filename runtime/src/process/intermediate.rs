@@ -21,7 +21,8 @@ use crate::namespaces::NamespacePlan;
 use crate::syscall::{LinuxSyscall, Syscall};
 
 /// Runs in the intermediate process; returns once init is forked.
-pub fn run(cfg: &InitConfig, channel: &ChildEnd) -> Result<()> {
+/// `in_cgroup`: hako forked it into the container's cgroup already.
+pub fn run(cfg: &InitConfig, channel: &ChildEnd, in_cgroup: bool) -> Result<()> {
     // Not dumpable until the workload execs (which resets it): while this
     // process and init run hako's code, no process of the container can
     // open /proc/<pid>/exe — the hako binary — or ptrace them
@@ -37,8 +38,8 @@ pub fn run(cfg: &InitConfig, channel: &ChildEnd) -> Result<()> {
     keep.extend(cfg.idmapped_mounts.iter().map(|(_, fd)| fd.as_raw_fd()));
     fds::close_from(3 + cfg.preserved_fds, &keep)?;
 
-    // Join the cgroup first: a new cgroup namespace is rooted at the
-    // cgroup its creator is in. A systemd unit is started by hako, with
+    // Join the cgroup first (unless forked into it): a new cgroup
+    // namespace is rooted at the cgroup its creator is in. A systemd unit is started by hako, with
     // this process in it; the join then covers the hierarchies systemd
     // does not manage.
     if cfg.cgroups.systemd.is_some() {
@@ -51,7 +52,9 @@ pub fn run(cfg: &InitConfig, channel: &ChildEnd) -> Result<()> {
             }
         }
     }
-    cfg.cgroups.manager().join(std::process::id() as i32)?;
+    if !in_cgroup {
+        cfg.cgroups.manager().join(std::process::id() as i32)?;
+    }
 
     let plan = &cfg.bundle.plan.namespaces;
     enter_namespaces(&LinuxSyscall, plan, channel)?;
