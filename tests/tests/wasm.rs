@@ -40,8 +40,6 @@ engine_matrix!(
     a_guest_carries_on_after_pause_and_stop,
 );
 
-/// wasmer is not here: it compiles on threads of its own; see
-/// `wasmer_runs_cached_guests_under_pids_limit_one`.
 mod threadless {
     #[test]
     fn wasmtime_runs_under_pids_limit_one() {
@@ -50,6 +48,10 @@ mod threadless {
     #[test]
     fn wasmedge_runs_under_pids_limit_one() {
         super::a_threadless_guest_runs_under_pids_limit_one("wasmedge")
+    }
+    #[test]
+    fn wasmer_runs_under_pids_limit_one() {
+        super::a_threadless_guest_runs_under_pids_limit_one("wasmer")
     }
 }
 
@@ -953,121 +955,75 @@ fn a_guest_carries_on_after_pause_and_stop(engine: &str) {
 /// `pids.max` = 1 leaves room for init alone, as runc's `echo ok` needs: a
 /// guest that starts no threads of its own must run there, whether its
 /// module is compiled at `create` (cache off) or loaded from the cache.
+/// A guest that starts no thread runs under `pids.max` = 1, compiled at
+/// `create` (the cache off, or a first run) or loaded from the cache, and
+/// sleeps with init's thread alone. Compiling may take threads (wasmer's
+/// Cranelift, WasmEdge's compiler): `create` makes room for them under
+/// the limit, and the container's own limit is back when `create`
+/// returns, so the workload can never use that room.
 fn a_threadless_guest_runs_under_pids_limit_one(engine: &str) {
-    let h = Hako::new();
-    let mut b = wasm_bundle(engine, &["/app/hello.wasm"]);
-    b.edit(|s| s["linux"]["resources"] = json!({"pids": {"limit": 1}}));
-    // With the cache on, the first run may compile and the second loads.
-    for cache in ["off", "on", "on"] {
-        let id = unique_id("pids1");
-        let mut cmd = h.cmd();
-        if cache == "off" {
-            cmd.env("HAKO_MODULE_CACHE", "off");
-        }
-        cmd.args(["run", "--bundle", &b.arg(), &id]);
-        let out = h.exec(cmd);
-        assert_eq!(out.code, 0, "{engine}, cache {cache}: {out:?}");
-        assert!(
-            out.stdout.starts_with("hello from wasm\n")
-                && out.stdout.contains("file hello.txt: written by hello"),
-            "{engine}, cache {cache}: {out:?}"
-        );
-        h.assert_gone(&id, &b, None);
-    }
-}
-
-/// wasmer runs a guest on init's thread alone, as the other engines do,
-/// once the module is compiled: from the cache, a guest that writes and
-/// reads a file and sleeps runs under `pids.max` = 1, and while it sleeps
-/// init has that one thread. Compiling is what needs threads on wasmer
-/// (Cranelift compiles on a pool it makes for each module): with the cache
-/// off, `pids.max` = 1 fails at create with an error that says so (it
-/// never hangs) and leaves nothing, and `pids.max` = 2 compiles on one
-/// Cranelift thread.
-#[test]
-fn wasmer_runs_cached_guests_under_pids_limit_one() {
     let h = Hako::new();
     let cache = tempfile::tempdir().unwrap();
     let dir = cache.path().join("modules");
-    let mut b = wasm_bundle("wasmer", &["/app/hello.wasm"]);
-    b.push_env("HELLO_SLEEP=1");
-    let cmd_with = |cache: &std::path::Path| {
-        let mut cmd = h.cmd();
-        cmd.env("HAKO_MODULE_CACHE", cache);
-        cmd
-    };
-    let run = |b: &hako_tests::Bundle, cache: &std::path::Path| {
-        let id = unique_id("wasmer-pids");
-        let mut cmd = cmd_with(cache);
-        cmd.args(["run", "--bundle", &b.arg(), &id]);
-        let out = h.exec(cmd);
-        h.assert_gone(&id, b, None);
-        out
-    };
-    // Compiled and cached without a limit first, so that the cases below
-    // do not depend on what ran before on this machine.
-    assert_eq!(run(&b, &dir).code, 0);
+    let mut b = wasm_bundle(engine, &["/app/hello.wasm"]);
     b.edit(|s| s["linux"]["resources"] = json!({"pids": {"limit": 1}}));
-    let out = run(&b, &dir);
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stdout.starts_with("hello from wasm\n")
-            && out.stdout.contains("file hello.txt: written by hello"),
-        "{out:?}"
-    );
+    // A fresh cache: the first "on" run compiles, the second loads.
+    for cache in [std::path::Path::new("off"), &dir, &dir] {
+        let id = unique_id("pids1");
+        let mut cmd = h.cmd();
+        cmd.env("HAKO_MODULE_CACHE", cache)
+            .args(["run", "--bundle", &b.arg(), &id]);
+        let out = h.exec(cmd);
+        assert_eq!(out.code, 0, "{engine}, cache {cache:?}: {out:?}");
+        assert!(
+            out.stdout.starts_with("hello from wasm\n")
+                && out.stdout.contains("file hello.txt: written by hello"),
+            "{engine}, cache {cache:?}: {out:?}"
+        );
+        h.assert_gone(&id, &b, None);
+    }
 
-    // Sleeping, the guest has no thread but init's.
-    b.edit(|s| {
-        let env = s["process"]["env"].as_array_mut().unwrap();
-        env.retain(|e| e != "HELLO_SLEEP=1");
-        env.push(json!("HELLO_SLEEP=30"));
-    });
+    // Created (compiled just now) and then sleeping: pids.max is the
+    // container's 1, and init is one thread.
+    b.push_env("HELLO_SLEEP=30");
     let written = b.rootfs().join("hello.txt");
-    let _ = std::fs::remove_file(&written);
-    let id = unique_id("wasmer-sleeps");
-    let mut cmd = cmd_with(&dir);
-    cmd.args(["create", "--bundle", &b.arg(), &id])
+    std::fs::remove_file(&written).unwrap();
+    let id = unique_id("pids1-sleeps");
+    let mut cmd = h.cmd();
+    cmd.env("HAKO_MODULE_CACHE", "off")
+        .args(["create", "--bundle", &b.arg(), &id])
         .stdin(std::process::Stdio::null());
-    assert_eq!(h.exec(cmd).code, 0);
+    assert_eq!(h.exec(cmd).code, 0, "{engine}");
+    let limits: Vec<String> = hako_tests::cgroup_dirs_named(&id)
+        .iter()
+        .filter_map(|d| std::fs::read_to_string(d.join("pids.max")).ok())
+        .map(|v| v.trim().to_string())
+        .collect();
+    assert!(!limits.is_empty(), "{engine}: no pids.max for {id}");
+    assert!(
+        limits.iter().all(|l| l == "1"),
+        "{engine}: pids.max {limits:?}"
+    );
     let pid = h.pid(&id);
     h.run(&["start", &id]).ok();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !written.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(written.exists(), "the guest never got to its sleep");
+    assert!(
+        written.exists(),
+        "{engine}: the guest never got to its sleep"
+    );
     // Past the file, the guest goes to sleep: give it time to be in it.
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(h.status(&id), "running");
+    assert_eq!(h.status(&id), "running", "{engine}");
     assert_eq!(
         status_field(pid, "Threads:"),
         "1",
-        "wasmer started a thread"
+        "{engine}: a thread besides init's"
     );
     h.run(&["delete", "--force", &id]).ok();
     h.assert_gone(&id, &b, None);
-
-    let off = std::path::Path::new("off");
-    let out = run(&b, off);
-    assert_eq!(out.code, 1, "{out:?}");
-    let last = out.stderr.lines().last().unwrap_or_default();
-    assert!(
-        last.starts_with("hako: error: ") && last.contains("compiler thread"),
-        "{out:?}"
-    );
-    // With room for one compiler thread, a compile that cannot have one
-    // per CPU falls back to that one.
-    b.edit(|s| {
-        s["linux"]["resources"] = json!({"pids": {"limit": 2}});
-        let env = s["process"]["env"].as_array_mut().unwrap();
-        env.retain(|e| e != "HELLO_SLEEP=30");
-    });
-    let out = run(&b, off);
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stdout.contains("file hello.txt: written by hello"),
-        "{out:?}"
-    );
 }
 
 /// WasmEdge runs a cached module as native code, compiled ahead of time by

@@ -7,6 +7,7 @@
 //! Commands use a cgroup through [`Manager`] (`CgroupSet::manager`):
 //! plain cgroupfs, or a systemd unit that owns the cgroup.
 
+pub mod compile_room;
 pub mod file;
 pub mod freezer;
 pub mod hierarchy;

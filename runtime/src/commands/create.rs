@@ -7,7 +7,7 @@ use std::path::Path;
 use nix::sys::stat::Mode;
 
 use super::Ctx;
-use crate::cgroups::CgroupSet;
+use crate::cgroups::{compile_room, CgroupSet};
 use crate::cli::CreateArgs;
 use crate::error::{Context, Error, Result};
 use crate::process::launcher::{self, InitConfig};
@@ -89,14 +89,29 @@ pub fn create(
         idmapped_mounts: before.idmapped_mounts,
         rootless: ctx.rootless,
     };
-    // Limits go on once init is the cgroup's only process (launcher).
+    // Limits go on once init is the cgroup's only process (launcher); a
+    // wasm container's set-up gets room to compile under them.
+    let room_for = compile_room_limit(ctx, &cfg.bundle, resources.is_some());
+    let mut room = None;
     let launched = launcher::launch(&cfg, &mut |_| {
-        apply_resources(ctx, resources.as_ref(), &cfg.cgroups)
+        apply_resources(ctx, resources.as_ref(), &cfg.cgroups)?;
+        if let Some(limit) = room_for {
+            // Without the room a compile may fail for want of threads,
+            // and says so: not a reason to stop here.
+            match compile_room::Room::open(&cfg.cgroups, limit, compile_room::extra()) {
+                Ok(r) => room = r,
+                Err(e) => tracing::debug!("no room for set-up under pids.max: {e}"),
+            }
+        }
+        Ok(())
     });
     // hako's copy of the fifo must go: `start` detects a dead init by the
     // fifo having no reader.
     drop(cfg.gate.take());
     let launched = launched.map_err(|e| explain_oom(e, &cfg.cgroups))?;
+    if let Some(room) = room {
+        room.close()?;
+    }
     let pid = launched.pid;
     guard.pid = Some(pid);
     let state = container_state(&args.id, &cfg, rootfs, launched.pid, launched.engine)?;
@@ -304,6 +319,30 @@ fn plan_resources(
             Ok(None)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// The pids limit to make room under while init compiles (see
+/// `cgroups::compile_room`): a wasm container's (or one that may turn out
+/// to be wasm), with limits applied and a positive pids limit.
+fn compile_room_limit(ctx: &Ctx, bundle: &Bundle, applied: bool) -> Option<i64> {
+    use hako_executors::detect::{self, Intent};
+    if !applied {
+        return None;
+    }
+    let limit = bundle
+        .spec
+        .linux()
+        .as_ref()?
+        .resources()
+        .as_ref()?
+        .pids()
+        .as_ref()?
+        .limit();
+    let annotations = crate::spec::annotations(&bundle.spec);
+    match detect::intent(&annotations, &ctx.options) {
+        Ok(Intent::Wasm(_) | Intent::Sniff { .. }) if limit > 0 => Some(limit),
+        _ => None,
     }
 }
 
