@@ -299,6 +299,7 @@ impl VirtualFile for HostFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::block_on;
     use std::future::poll_fn;
     use wasmer_wasix::virtual_fs::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
@@ -321,14 +322,6 @@ mod tests {
             append,
             truncate,
         }
-    }
-
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        // Nothing here needs tokio's drivers: every poll is ready at once.
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
     }
 
     #[test]

@@ -80,6 +80,20 @@ mod readonly;
 mod stdio;
 mod tasks;
 
+/// What the crate's unit tests share.
+#[cfg(test)]
+mod test_support {
+    /// Polls `f` to completion on a current-thread tokio runtime: enough
+    /// for the crate's file and stdio types, whose polls never wait on
+    /// tokio's drivers.
+    pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+}
+
 use std::path::Path;
 
 use hako_executors::wasm::{WasiConfig, WasmEngine, WasmModule};

@@ -249,6 +249,7 @@ impl VirtualFile for HostStdio {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::block_on;
     use std::future::poll_fn;
     use std::os::fd::{AsRawFd, OwnedFd};
     use wasmer_wasix::virtual_fs::{AsyncReadExt, AsyncWriteExt};
@@ -263,13 +264,6 @@ mod tests {
             fd: fd.as_raw_fd(),
             readable: Arc::new(ReadableWatch::new(Arc::new(Nudge::new().unwrap()))),
         }
-    }
-
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
     }
 
     #[test]
