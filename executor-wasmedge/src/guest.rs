@@ -115,6 +115,8 @@ impl Prepared for Guest {
             },
         };
         let mut entry = instance.get_func_mut(link::ENTRY).map_err(errors::engine)?;
+        // Only the guest's code, and the host calls it makes, run from here on.
+        hako_executors::code_pages::release();
         let result = self.executor.call_func(&mut entry, Vec::<WasmValue>::new());
         self.outcome(result)
     }

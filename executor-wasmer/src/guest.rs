@@ -78,6 +78,8 @@ impl Guest {
             .exports
             .get_function("_start")
             .map_err(engine_error)?;
+        // Only the guest's code, and the host calls it makes, run from here on.
+        hako_executors::code_pages::release();
         let result = outcome::of_call(start.call(&mut store, &[]).map(drop));
         let code = match &result {
             Ok(code) => *code as u16,

@@ -69,10 +69,11 @@ impl Prepared for CoreCommand {
         // so its traps are the guest's like those of `_start`.
         let result = wasi::on_this_thread(async {
             let instance = pre.instantiate_async(&mut store).await?;
-            instance
-                .get_typed_func::<(), ()>(&mut store, START)?
-                .call_async(&mut store, ())
-                .await
+            let start = instance.get_typed_func::<(), ()>(&mut store, START)?;
+            // Only the guest's code, and the host calls it makes, run
+            // from here on.
+            hako_executors::code_pages::release();
+            start.call_async(&mut store, ()).await
         })?;
         crate::flush_stdio();
         errors::exit_code(result)

@@ -15,6 +15,7 @@
 
 pub mod cache;
 pub mod chain;
+pub mod code_pages;
 pub mod detect;
 pub mod entrypoint;
 pub mod error;

@@ -7,7 +7,7 @@
 //! ready: tell hako, naming the engine
 //!        (init only: wait for `start`, startContainer hooks)
 //! run:   stop logging ─ close hako's fds ─ in-process labels
-//!        ─ let go of spent code pages ─ AfterStart filter ─ the workload
+//!        ─ AfterStart filter ─ the workload
 //! ```
 //!
 //! Everything that can fail is in [`arm`], which reports to hako. After
@@ -151,8 +151,6 @@ impl Armed {
                 eprintln!("hako: error: {e}");
                 return fail_code;
             }
-            // Before the filter, which may not allow madvise.
-            super::code_pages::release();
         }
         if let Err(e) = attributes::load_seccomp(&mut self.seccomp, SeccompWhen::AfterStart, None) {
             eprintln!("hako: error: {e}");

@@ -3,7 +3,6 @@
 pub mod attributes;
 pub mod channel;
 pub mod clone_into;
-pub mod code_pages;
 pub mod console;
 pub mod exec;
 pub mod fds;

@@ -1,10 +1,12 @@
-//! Letting go of the code an in-process guest's init is done with.
+//! Letting go of the code a guest's process is done with.
 //!
-//! When a wasm guest starts, init has run hako's own create-time code and
-//! the engine's compiler and loader: their executable pages stay mapped,
-//! and count in init's RSS and PSS (for a guest alone, several MB of the
-//! engine plugin and the hako binary) although most never run again.
-//! [`release`] drops them from init's page tables with `MADV_DONTNEED`:
+//! When a wasm guest's code is about to run, init has run hako's own
+//! create-time code and the engine's compiler, loader and instantiation:
+//! their executable pages stay mapped, and count in init's RSS and PSS
+//! (for a guest alone, several MB of the engine plugin and the hako
+//! binary) although most never run again. Each engine calls [`release`]
+//! right before it enters the guest's `_start`, which drops them from the
+//! process's page tables with `MADV_DONTNEED`:
 //! the pages stay in the page cache, shared with every other process, and
 //! whatever runs again faults back in from the file. Only private,
 //! executable, file-backed mappings with no page of their own (no copy on
@@ -50,7 +52,8 @@ fn mapping_header(line: &str) -> Option<Option<(usize, usize)>> {
     Some(text.then_some((start, end)))
 }
 
-/// Drops init's mappings of executable file pages (see the module). Best
+/// Drops this process's mappings of executable file pages (see the
+/// module). Call it single-threaded, right before guest code runs. Best
 /// effort: without /proc, or where the kernel refuses, nothing changes.
 pub fn release() {
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
