@@ -57,7 +57,8 @@ pub(crate) fn compile(module: &WasmModule) -> Result<Module, String> {
 /// How long compiler threads that started before one failed get to exit.
 const RETIRE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
-fn threads_of_this_process() -> usize {
+/// How many threads this process has (1 if /proc cannot say).
+pub(crate) fn threads_of_this_process() -> usize {
     std::fs::read_dir("/proc/self/task").map_or(1, |d| d.count())
 }
 

@@ -180,10 +180,7 @@ impl Future for Sleep {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn threads_of_this_process() -> usize {
-        std::fs::read_dir("/proc/self/task").unwrap().count()
-    }
+    use crate::compile::threads_of_this_process;
 
     /// Polls `f` on this thread as wasmer-wasix's syscalls do.
     fn block_on<F: Future>(f: F) -> F::Output {
