@@ -111,18 +111,7 @@ fn intermediate(
     namespaces: Vec<(LinuxNamespaceType, OwnedFd)>,
     channel: &ChildEnd,
 ) -> Result<()> {
-    let sys = &crate::syscall::LinuxSyscall;
-    // As in create's intermediate: no container process may reach the
-    // hako binary through /proc/<pid>/exe while hako's code runs in there.
-    sys.prctl(libc::PR_SET_DUMPABLE, 0)
-        .ctx(|| "making the exec process non-dumpable".into())?;
-    let mut keep = vec![channel.raw_fd()];
-    keep.extend(cfg.console_socket.as_ref().map(|s| s.as_raw_fd()));
-    keep.extend(namespaces.iter().map(|(_, fd)| fd.as_raw_fd()));
-    keep.extend(crate::logging::file_fd());
-    super::fds::close_from(3 + cfg.preserved_fds, &keep)?;
-    join_cgroup(cfg)?;
-    join_namespaces(sys, &namespaces)?;
+    enter(&crate::syscall::LinuxSyscall, cfg, &namespaces, channel)?;
     drop(namespaces);
     // SAFETY: single-threaded.
     match unsafe { fork() }.ctx(|| "forking the exec process".into())? {
@@ -132,6 +121,27 @@ fn intermediate(
         }
         ForkResult::Parent { child } => channel.send(&ToHako::InitPid(child.as_raw())),
     }
+}
+
+/// Everything before the exec process is forked: hide hako's binary, drop
+/// hako's descriptors, join the cgroup, then the namespaces.
+fn enter(
+    sys: &dyn Syscall,
+    cfg: &ExecConfig,
+    namespaces: &[(LinuxNamespaceType, OwnedFd)],
+    channel: &ChildEnd,
+) -> Result<()> {
+    // As in create's intermediate: no container process may reach the
+    // hako binary through /proc/<pid>/exe while hako's code runs in there.
+    sys.prctl(libc::PR_SET_DUMPABLE, 0)
+        .ctx(|| "making the exec process non-dumpable".into())?;
+    let mut keep = vec![channel.raw_fd()];
+    keep.extend(cfg.console_socket.as_ref().map(|s| s.as_raw_fd()));
+    keep.extend(namespaces.iter().map(|(_, fd)| fd.as_raw_fd()));
+    keep.extend(crate::logging::file_fd());
+    super::fds::close_from(sys, 3 + cfg.preserved_fds, &keep)?;
+    join_cgroup(cfg)?;
+    join_namespaces(sys, namespaces)
 }
 
 /// Joins the container's cgroup between the initial and the final CPU
@@ -240,6 +250,71 @@ mod tests {
                 CloneFlags::CLONE_NEWPID,
                 CloneFlags::CLONE_NEWNS,
             ]
+        );
+    }
+
+    /// The exec intermediate, before it forks the exec process: hako's
+    /// binary hidden first, every descriptor but the channel and the
+    /// namespaces closed, then the namespaces joined.
+    #[test]
+    fn the_exec_intermediate_hides_closes_then_joins() {
+        let tmp = tempfile::tempdir().unwrap();
+        let init = crate::process::test_config::init_config(tmp.path());
+        let spec = init.bundle.spec.clone();
+        let process = spec.process().clone().unwrap();
+        let cfg = ExecConfig {
+            init_pid: 1,
+            plan: crate::spec::ProcessPlan::new(&process, spec.linux().as_ref()).unwrap(),
+            process,
+            spec,
+            cgroups: init.cgroups,
+            console_socket: None,
+            preserved_fds: 0,
+            options: Default::default(),
+        };
+        let (_hako, channel) = super::super::channel::pair().unwrap();
+        let stand_in = || OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+        let namespaces = vec![
+            (LinuxNamespaceType::Pid, stand_in()),
+            (LinuxNamespaceType::Mount, stand_in()),
+        ];
+        let sys = RecordingSyscall::default();
+        enter(&sys, &cfg, &namespaces, &channel).unwrap();
+        let calls = sys.calls();
+        assert_eq!(
+            calls[0],
+            Call::Prctl {
+                option: libc::PR_SET_DUMPABLE,
+                arg: 0,
+                arg2: 0
+            }
+        );
+        let kept: Vec<u32> = [channel.raw_fd()]
+            .into_iter()
+            .chain(namespaces.iter().map(|(_, fd)| fd.as_raw_fd()))
+            .map(|fd| fd as u32)
+            .collect();
+        let ranges: Vec<(u32, u32)> = calls
+            .iter()
+            .filter_map(|c| match c {
+                Call::CloseRange { first, last } => Some((*first, *last)),
+                _ => None,
+            })
+            .collect();
+        assert!(ranges
+            .iter()
+            .all(|(lo, hi)| *lo >= 3 && kept.iter().all(|k| !(lo..=hi).contains(&k))));
+        assert_eq!(ranges.last().unwrap().1, u32::MAX, "{ranges:?}");
+        let joined: Vec<&Call> = calls[1 + ranges.len()..].iter().collect();
+        assert!(
+            matches!(
+                joined.as_slice(),
+                [
+                    Call::Setns { nstype: a, .. },
+                    Call::Setns { nstype: b, .. }
+                ] if *a == CloneFlags::CLONE_NEWPID && *b == CloneFlags::CLONE_NEWNS
+            ),
+            "{calls:?}"
         );
     }
 }

@@ -9,6 +9,7 @@
 use std::os::fd::RawFd;
 
 use crate::error::{Context, Error, Result};
+use crate::syscall::Syscall;
 
 /// Whether a descriptor is open.
 pub fn is_open(fd: RawFd) -> bool {
@@ -84,19 +85,16 @@ pub fn gaps(first: RawFd, keep: &[RawFd]) -> Vec<(u32, u32)> {
     out
 }
 
-/// Closes every descriptor from `first` up except `keep`.
-pub fn close_from(first: RawFd, keep: &[RawFd]) -> Result<()> {
+/// Closes every descriptor from `first` up except `keep` (the caller
+/// lists every descriptor it still needs).
+pub fn close_from(sys: &dyn Syscall, first: RawFd, keep: &[RawFd]) -> Result<()> {
     for (lo, hi) in gaps(first, keep) {
-        // SAFETY: closing descriptors this process does not use any more;
-        // the caller lists the ones it still needs in `keep`.
-        if unsafe { libc::close_range(lo, hi, 0) } == 0 {
-            continue;
-        }
-        match nix::errno::Errno::last() {
+        match sys.close_range(lo, hi) {
+            Ok(()) => {}
             // Kernels before 5.9 have no close_range, and an old seccomp
             // profile denies it: close what /proc says is open instead.
-            nix::errno::Errno::ENOSYS | nix::errno::Errno::EPERM => close_listed(lo, hi)?,
-            errno => {
+            Err(nix::errno::Errno::ENOSYS | nix::errno::Errno::EPERM) => close_listed(lo, hi)?,
+            Err(errno) => {
                 return Err(errno).ctx(|| format!("closing file descriptors {lo}-{hi}"));
             }
         }

@@ -67,19 +67,14 @@ pub fn arm(h: Handover<'_>, channel: &ChildEnd) -> Result<Armed> {
     // can deny the closing: older profiles know no close_range.
     let mut keep = h.hako_fds.clone();
     keep.extend(crate::logging::file_fd());
-    super::fds::close_from(3 + h.preserved_fds, &keep)?;
+    let sys = &crate::syscall::LinuxSyscall;
+    super::fds::close_from(sys, 3 + h.preserved_fds, &keep)?;
     let cache = match h.module_cache {
         true => module_cache(&h.workload, channel)?,
         false => None,
     };
-    let mut seccomp = attributes::apply(
-        &crate::syscall::LinuxSyscall,
-        h.process,
-        h.plan,
-        h.linux,
-        h.seccomp_filter,
-        channel,
-    )?;
+    let mut seccomp =
+        attributes::apply(sys, h.process, h.plan, h.linux, h.seccomp_filter, channel)?;
     let lent = cache.as_ref().map(|c| c as &dyn ArtifactCache);
     let prepared = crate::engines::chain().prepare(&h.workload, lent)?;
     // An in-process guest is confined in `run`, right before it runs.

@@ -78,7 +78,6 @@ pub fn wait_for_start(fd: &OwnedFd) -> Result<()> {
 ///
 /// A linear list of named steps, each failing with its own error.
 pub fn run(cfg: &InitConfig, channel: &ChildEnd) -> Result<()> {
-    wait_for_resources(channel)?;
     let gate = cfg
         .gate
         .as_ref()
@@ -92,13 +91,7 @@ pub fn run(cfg: &InitConfig, channel: &ChildEnd) -> Result<()> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::invalid("process must be set"))?;
-    new_session(&LinuxSyscall)?;
-    network(cfg, channel)?;
-    if !cfg.no_new_keyring {
-        crate::keyring::join_new(&LinuxSyscall, &cfg.id)?;
-    }
-    filesystem(cfg, channel, process)?;
-    identity(&LinuxSyscall, spec)?;
+    build(&LinuxSyscall, cfg, channel, process)?;
     let workload = crate::spec::workload(spec, process, &cfg.extra_env, &cfg.options);
     let armed = handover::arm(
         Handover {
@@ -119,6 +112,19 @@ pub fn run(cfg: &InitConfig, channel: &ChildEnd) -> Result<()> {
         exit_child(1);
     }
     exit_child(armed.run(1))
+}
+
+/// The container, built from inside its namespaces: everything init does
+/// before the hand-over, in order.
+fn build(sys: &dyn Syscall, cfg: &InitConfig, channel: &ChildEnd, process: &Process) -> Result<()> {
+    wait_for_resources(channel)?;
+    new_session(sys)?;
+    network(cfg, channel)?;
+    if !cfg.no_new_keyring {
+        crate::keyring::join_new(sys, &cfg.id)?;
+    }
+    filesystem(sys, cfg, channel, process)?;
+    identity(sys, &cfg.bundle.spec)
 }
 
 /// Nothing is built before the cgroup's limits and device rules are in
@@ -174,12 +180,16 @@ fn network(cfg: &InitConfig, channel: &ChildEnd) -> Result<()> {
 
 /// The root filesystem: mounts, create hooks, pivot, sysctls, the
 /// console, masked and read-only paths, propagation.
-fn filesystem(cfg: &InitConfig, channel: &ChildEnd, process: &Process) -> Result<()> {
+fn filesystem(
+    sys: &dyn Syscall,
+    cfg: &InitConfig,
+    channel: &ChildEnd,
+    process: &Process,
+) -> Result<()> {
     let spec = &cfg.bundle.spec;
     let plan = &cfg.bundle.plan.namespaces;
     // umask 0 so modes in the spec are taken literally.
-    nix::sys::stat::umask(Mode::empty());
-    let sys = LinuxSyscall;
+    sys.umask(Mode::empty());
     // Without a mount namespace of its own (none in linux.namespaces, not
     // even a joined one) the container's mounts are made in the host's,
     // inside the rootfs bind hako made (rootfs::host_bind).
@@ -193,12 +203,13 @@ fn filesystem(cfg: &InitConfig, channel: &ChildEnd, process: &Process) -> Result
         // Rootless podman gives no user namespace in the spec: hako itself
         // already runs in one, where mknod is refused just the same.
         user_ns: plan.has(LinuxNamespaceType::User) || cfg.rootless,
+        devices: &cfg.bundle.plan.device_nodes,
         idmapped: &cfg.idmapped_mounts,
         own_mount_ns: own_mounts,
     };
-    let prepared_fs = rootfs::prepare(&sys, &rootfs_cfg)?;
+    let prepared_fs = rootfs::prepare(sys, &rootfs_cfg)?;
     run_create_hooks(cfg, channel)?;
-    rootfs::enter(&sys, &cfg.bundle.rootfs, cfg.no_pivot, own_mounts)?;
+    rootfs::enter(sys, &cfg.bundle.rootfs, cfg.no_pivot, own_mounts)?;
     crate::sysctl::apply(spec)?;
     if process.terminal().unwrap_or(false) {
         let socket = cfg.console_socket.as_ref().ok_or_else(|| {
@@ -208,11 +219,11 @@ fn filesystem(cfg: &InitConfig, channel: &ChildEnd, process: &Process) -> Result
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        console::setup(&sys, socket, size, true)?;
+        console::setup(sys, socket, size, true)?;
     }
-    rootfs::finalize(&sys, spec, Path::new("/"), &prepared_fs)?;
+    rootfs::finalize(sys, spec, Path::new("/"), &prepared_fs)?;
     if own_mounts {
-        rootfs::apply_root_propagation(&sys, spec)?;
+        rootfs::apply_root_propagation(sys, spec)?;
     }
     Ok(())
 }
@@ -274,7 +285,66 @@ fn started(cfg: &InitConfig, gate: &StartGate) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::test_config::{init_config, outline};
     use crate::syscall::{Call, RecordingSyscall};
+
+    #[test]
+    fn init_builds_the_container_in_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = init_config(tmp.path());
+        let rootfs = cfg.bundle.rootfs.clone();
+        let (hako, child) = super::super::channel::pair().unwrap();
+        hako.send(&ToChild::ResourcesApplied).unwrap();
+        let sys = RecordingSyscall::default();
+        let process = cfg.bundle.spec.process().clone().unwrap();
+        build(&sys, &cfg, &child, &process).unwrap();
+        let r = rootfs.display();
+        let dev = |name: &str| format!("mknod {r}/dev/{name}");
+        let expected = [
+            "Setsid".to_string(),
+            "JoinSessionKeyring { name: \"_ses.c1\" }".into(),
+            "Umask { mode: 0 }".into(),
+            // Propagation of / while building, then the rootfs a mount.
+            "mount / -".into(),
+            format!("mount {r} -"),
+            format!("mount {r}/proc/ proc"),
+            // No /dev mount in the spec: the default nodes in the rootfs.
+            dev("null"),
+            dev("zero"),
+            dev("full"),
+            dev("random"),
+            dev("urandom"),
+            dev("tty"),
+            format!("chdir {r}"),
+            "pivot_root .".into(),
+            "Fchdir { dir: \"/\" }".into(),
+            "mount . -".into(),
+            "umount .".into(),
+            "chdir /".into(),
+            // root.readonly, once everything is mounted.
+            "mount / -".into(),
+            "Sethostname { name: \"box\" }".into(),
+        ];
+        assert_eq!(outline(&sys.calls()), expected);
+        assert!(rootfs.join("work").is_dir(), "process.cwd is created");
+    }
+
+    #[test]
+    fn init_stops_when_resources_were_not_applied() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = init_config(tmp.path());
+        let (hako, child) = super::super::channel::pair().unwrap();
+        drop(hako);
+        let sys = RecordingSyscall::default();
+        let process = cfg.bundle.spec.process().clone().unwrap();
+        let e = build(&sys, &cfg, &child, &process).unwrap_err();
+        assert_eq!(e.to_string(), "the container's resources were not applied");
+        assert!(
+            sys.calls().is_empty(),
+            "nothing is built: {:?}",
+            sys.calls()
+        );
+    }
 
     #[test]
     fn identity_sets_names_the_spec_gives() {

@@ -23,11 +23,26 @@ use crate::syscall::{LinuxSyscall, Syscall};
 /// Runs in the intermediate process; returns once init is forked.
 /// `in_cgroup`: hako forked it into the container's cgroup already.
 pub fn run(cfg: &InitConfig, channel: &ChildEnd, in_cgroup: bool) -> Result<()> {
+    enter(&LinuxSyscall, cfg, channel, in_cgroup)?;
+    // SAFETY: this process is single-threaded.
+    match unsafe { fork() }.ctx(|| "forking container init".into())? {
+        ForkResult::Child => {
+            let code = child_main(channel, || init::run(cfg, channel));
+            exit_child(code)
+        }
+        ForkResult::Parent { child } => channel.send(&ToHako::InitPid(child.as_raw())),
+    }
+}
+
+/// Everything before init is forked: hide hako's binary, drop hako's
+/// descriptors, join the cgroup, then enter the namespaces.
+fn enter(sys: &dyn Syscall, cfg: &InitConfig, channel: &ChildEnd, in_cgroup: bool) -> Result<()> {
     // Not dumpable until the workload execs (which resets it): while this
     // process and init run hako's code, no process of the container can
     // open /proc/<pid>/exe — the hako binary — or ptrace them
     // (CVE-2019-5736). An in-process wasm guest stays non-dumpable.
-    nix::sys::prctl::set_dumpable(false).ctx(|| "making container set-up non-dumpable".into())?;
+    sys.prctl(libc::PR_SET_DUMPABLE, 0)
+        .ctx(|| "making container set-up non-dumpable".into())?;
     // Drop everything hako had open (the state lock among them) except the
     // channel, the console socket and the log.
     let mut keep = vec![channel.raw_fd()];
@@ -36,7 +51,7 @@ pub fn run(cfg: &InitConfig, channel: &ChildEnd, in_cgroup: bool) -> Result<()> 
     keep.extend(crate::logging::file_fd());
     keep.extend(cfg.gate.iter().flat_map(|g| g.raw_fds()));
     keep.extend(cfg.idmapped_mounts.iter().map(|(_, fd)| fd.as_raw_fd()));
-    fds::close_from(3 + cfg.preserved_fds, &keep)?;
+    fds::close_from(sys, 3 + cfg.preserved_fds, &keep)?;
 
     // Join the cgroup first (unless forked into it): a new cgroup
     // namespace is rooted at the cgroup its creator is in. A systemd unit is started by hako, with
@@ -57,20 +72,13 @@ pub fn run(cfg: &InitConfig, channel: &ChildEnd, in_cgroup: bool) -> Result<()> 
     }
 
     let plan = &cfg.bundle.plan.namespaces;
-    enter_namespaces(&LinuxSyscall, plan, channel)?;
+    enter_namespaces(sys, plan, channel)?;
     if plan.creates(LinuxNamespaceType::Time) {
         if let Some(offsets) = plan::time_offsets(&cfg.bundle.spec) {
             write_time_offsets(&offsets)?;
         }
     }
-    // SAFETY: this process is single-threaded.
-    match unsafe { fork() }.ctx(|| "forking container init".into())? {
-        ForkResult::Child => {
-            let code = child_main(channel, || init::run(cfg, channel));
-            exit_child(code)
-        }
-        ForkResult::Parent { child } => channel.send(&ToHako::InitPid(child.as_raw())),
-    }
+    Ok(())
 }
 
 /// Writes the new time namespace's offsets, before init (its first
@@ -237,5 +245,41 @@ mod tests {
                 },
             ]
         );
+    }
+
+    /// The whole intermediate, before it forks init: hako's binary hidden
+    /// first, then every descriptor but the channel closed, then the
+    /// namespaces made.
+    #[test]
+    fn the_intermediate_hides_closes_then_enters() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = crate::process::test_config::init_config(tmp.path());
+        let (_hako, channel) = super::super::channel::pair().unwrap();
+        let sys = RecordingSyscall::default();
+        enter(&sys, &cfg, &channel, true).unwrap();
+        let ch = channel.raw_fd() as u32;
+        let mut closed = vec![Call::CloseRange {
+            first: ch + 1,
+            last: u32::MAX,
+        }];
+        if ch > 3 {
+            closed.insert(
+                0,
+                Call::CloseRange {
+                    first: 3,
+                    last: ch - 1,
+                },
+            );
+        }
+        let mut expected = vec![Call::Prctl {
+            option: libc::PR_SET_DUMPABLE,
+            arg: 0,
+            arg2: 0,
+        }];
+        expected.extend(closed);
+        expected.push(Call::Unshare {
+            flags: CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS,
+        });
+        assert_eq!(sys.calls(), expected);
     }
 }

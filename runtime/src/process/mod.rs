@@ -14,6 +14,8 @@ pub mod module_cache;
 pub mod proc;
 pub mod proctitle;
 pub mod session;
+#[cfg(test)]
+mod test_config;
 pub mod tty;
 pub mod wait;
 pub mod workload;

@@ -27,7 +27,7 @@ use nix::mount::MsFlags;
 use oci_spec::runtime::Spec;
 
 use crate::cgroups::CgroupSet;
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Result};
 use crate::syscall::Syscall;
 use secure::{Create, SafeRoot};
 
@@ -47,6 +47,8 @@ pub struct RootfsConfig<'a> {
     /// Whether the container runs in a user namespace, its own or the one
     /// hako runs in (no mknod: devices are bound from the host).
     pub user_ns: bool,
+    /// The device nodes to make, as validation planned them.
+    pub devices: &'a [devices::DeviceNode],
     /// Id-mapped mounts hako prepared, by index in `mounts`.
     pub idmapped: &'a [(usize, std::os::fd::OwnedFd)],
     /// Whether the container has a mount namespace of its own; without
@@ -116,11 +118,10 @@ pub fn prepare(sys: &dyn Syscall, cfg: &RootfsConfig<'_>) -> Result<Prepared> {
             .map_err(|e| e.within(format!("mounts[{i}] ({})", m.destination().display())))?;
         prepared.readonly_later.extend(later);
     }
-    let manage_dev = devices::manages_dev(cfg.spec);
-    for dev in devices::plan(cfg.spec, manage_dev).map_err(Error::invalid)? {
-        devices::create(sys, &root, &dev, cfg.user_ns)?;
+    for dev in cfg.devices {
+        devices::create(sys, &root, dev, cfg.user_ns)?;
     }
-    if manage_dev {
+    if devices::manages_dev(cfg.spec) {
         devices::create_links(&root)?;
     }
     if let Some(process) = cfg.spec.process() {

@@ -76,6 +76,13 @@ fn cfg<'a>(f: &'a Fixture, spec: &'a Spec, cgroup_ns: bool, user_ns: bool) -> Ro
         cgroups: &f.cgroups,
         cgroup_ns,
         user_ns,
+        // As validation plans them; leaked so the config can borrow them
+        // like init borrows its plan (a few nodes per test).
+        devices: Box::leak(
+            devices::plan(spec, devices::manages_dev(spec))
+                .unwrap()
+                .into_boxed_slice(),
+        ),
         idmapped: &[],
         own_mount_ns: true,
     }

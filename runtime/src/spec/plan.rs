@@ -6,6 +6,7 @@ use oci_spec::runtime::{Linux, Process};
 use crate::cgroups::resources::devices::Rule;
 use crate::namespaces::NamespacePlan;
 use crate::net::devices::Move;
+use crate::rootfs::devices::DeviceNode;
 use crate::rootfs::idmapped;
 use crate::security::capabilities::CapabilityPlan;
 use crate::security::rlimits::Limit;
@@ -19,6 +20,9 @@ pub struct Plan {
     pub namespaces: NamespacePlan,
     /// The attributes of the container's process.
     pub process: ProcessPlan,
+    /// The device nodes init makes in the rootfs (the defaults too,
+    /// unless the spec mounts its own `/dev`).
+    pub device_nodes: Vec<DeviceNode>,
     /// The device cgroup's rules.
     pub device_rules: Vec<Rule>,
     /// Id-mapped mounts, by index in `mounts`.

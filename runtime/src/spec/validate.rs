@@ -69,13 +69,15 @@ pub fn validate(spec: &Spec, bundle: &Path) -> std::result::Result<Plan, String>
         return Err("linux.intelRdt: Intel RDT (resctrl) is not supported by hako".into());
     }
     // Init makes the nodes (with the defaults, unless a /dev is bound in).
-    crate::rootfs::devices::plan(spec, false)?;
+    let device_nodes =
+        crate::rootfs::devices::plan(spec, crate::rootfs::devices::manages_dev(spec))?;
     let device_rules =
         crate::cgroups::resources::devices::rules(spec).map_err(|e| e.to_string())?;
     check_mounts(spec)?;
     Ok(Plan {
         namespaces: crate::namespaces::NamespacePlan::from_spec(spec),
         process: process_plan,
+        device_nodes,
         device_rules,
         idmapped,
         net_moves,

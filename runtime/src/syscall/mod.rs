@@ -93,6 +93,8 @@ pub trait Syscall {
     fn unshare(&self, flags: CloneFlags) -> nix::Result<()>;
     /// setsid(2).
     fn setsid(&self) -> nix::Result<()>;
+    /// close_range(2) of `first..=last`, no flags.
+    fn close_range(&self, first: u32, last: u32) -> nix::Result<()>;
     /// keyctl(KEYCTL_JOIN_SESSION_KEYRING): a new session keyring `name`.
     fn join_session_keyring(&self, name: &str) -> nix::Result<()>;
     /// open_tree(2) with OPEN_TREE_CLONE: a detached copy of the mount at
@@ -301,6 +303,12 @@ impl Syscall for LinuxSyscall {
 
     fn join_session_keyring(&self, name: &str) -> nix::Result<()> {
         process::join_session_keyring(name)
+    }
+
+    fn close_range(&self, first: u32, last: u32) -> nix::Result<()> {
+        // SAFETY: closing descriptors the caller gave up; the syscall
+        // touches no memory.
+        nix::errno::Errno::result(unsafe { libc::close_range(first, last, 0) }).map(drop)
     }
 
     fn open_tree(&self, path: &Path, recursive: bool) -> nix::Result<OwnedFd> {

@@ -80,6 +80,8 @@ pub enum Call {
     Unshare { flags: CloneFlags },
     /// setsid(2).
     Setsid,
+    /// close_range(2).
+    CloseRange { first: u32, last: u32 },
     /// keyctl(KEYCTL_JOIN_SESSION_KEYRING).
     JoinSessionKeyring { name: String },
     /// open_tree(2).
@@ -335,6 +337,11 @@ impl Syscall for RecordingSyscall {
 
     fn setsid(&self) -> nix::Result<()> {
         self.record(Call::Setsid);
+        Ok(())
+    }
+
+    fn close_range(&self, first: u32, last: u32) -> nix::Result<()> {
+        self.record(Call::CloseRange { first, last });
         Ok(())
     }
 
