@@ -118,7 +118,7 @@ fn inheritable_capabilities_within_the_bounding_set() {
     let out = h.run_bundle(&id, &b);
     if bounding & (1 << CAP_SYS_RESOURCE) == 0 {
         out.fails_with(
-            "process.capabilities.inheritable: setting the inheritable capabilities: CAP_SYS_RESOURCE not held by hako itself (operation not permitted)",
+            "process.capabilities.inheritable: setting the inheritable capabilities (CAP_SYS_RESOURCE not held by hako itself): operation not permitted",
         );
     } else {
         assert!(out.ok().stdout.contains("CapInh:\t0000000001000020"));

@@ -1,25 +1,16 @@
 //! Freezing a container's cgroup (`pause` / `resume`).
 
 use super::file::read;
-use super::hierarchy::Version;
 use super::set::CgroupSet;
 
 /// Whether the container's cgroup is frozen (v1 `freezer.state` FROZEN or
 /// FREEZING, v2 `cgroup.freeze` 1).
 pub fn is_frozen(set: &CgroupSet) -> bool {
-    for dir in &set.dirs {
-        match dir.version {
-            Version::V1 if dir.controllers.iter().any(|c| c == "freezer") => {
-                return read(&dir.path.join("freezer.state"))
-                    .is_some_and(|s| s == "FROZEN" || s == "FREEZING");
-            }
-            Version::V2 if dir.path.join("cgroup.freeze").exists() && !set.has_v1("freezer") => {
-                return read(&dir.path.join("cgroup.freeze")).is_some_and(|s| s == "1");
-            }
-            _ => {}
-        }
-    }
-    false
+    // A missing file (v2's root cgroup has no cgroup.freeze) reads as not
+    // frozen.
+    control(set).is_some_and(|(file, frozen, _)| {
+        read(&file).is_some_and(|s| s == frozen || s == "FREEZING")
+    })
 }
 
 /// The file and values that freeze a cgroup on its version.

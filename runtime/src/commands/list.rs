@@ -1,8 +1,8 @@
 //! `hako list`.
 
-use super::state::StateDoc;
 use super::Ctx;
 use crate::cli::ListArgs;
+use crate::container::StateDoc;
 use crate::error::{Error, Result};
 use crate::state::Lock;
 

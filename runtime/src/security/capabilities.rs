@@ -155,18 +155,14 @@ fn unobtainable(set: CapSet, name: &str, wanted: &CapsHashSet, errno: nix::errno
     };
     let mut missing: Vec<String> = wanted.difference(&have).map(|c| c.to_string()).collect();
     missing.sort();
-    let why = if missing.is_empty() {
-        crate::error::describe_errno(errno)
-    } else {
-        format!(
-            "{} not held by hako itself ({})",
-            missing.join(", "),
-            crate::error::describe_errno(errno)
-        )
+    let held = match missing.is_empty() {
+        true => String::new(),
+        false => format!(" ({} not held by hako itself)", missing.join(", ")),
     };
-    Error::invalid(format!(
-        "process.capabilities.{name}: setting the {name} capabilities: {why}"
-    ))
+    Error::Sys {
+        context: format!("process.capabilities.{name}: setting the {name} capabilities{held}"),
+        errno,
+    }
 }
 
 #[cfg(test)]

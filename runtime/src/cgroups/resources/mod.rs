@@ -108,10 +108,7 @@ fn v2_has(set: &CgroupSet, controller: &str) -> bool {
 }
 
 fn read_v1(set: &CgroupSet, controller: &str, file: &str) -> Option<String> {
-    let dir = dir_for(set, controller, Version::V1)?;
-    std::fs::read_to_string(dir.path.join(file))
-        .ok()
-        .map(|s| s.trim().to_string())
+    super::file::read(&dir_for(set, controller, Version::V1)?.path.join(file))
 }
 
 /// The writes `linux.resources` needs on this host, and the device rules,
