@@ -28,13 +28,18 @@ fn pack_relative_relocs() {
     let gnu = std::env::var("CARGO_CFG_TARGET_ENV").is_ok_and(|e| e == "gnu");
     let private = std::env::var_os("CARGO_FEATURE_WASMEDGE").is_some()
         && std::env::var_os("HAKO_WASMEDGE_PREFIX").is_some_and(|p| !p.is_empty());
-    let host_glibc = Command::new("getconf")
-        .arg("GNU_LIBC_VERSION")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|v| glibc_at_least(&v, (2, 36)));
-    if gnu && (private || host_glibc == Some(true)) {
+    // The build host's glibc, for a native build (the only kind hako's
+    // scripts make).
+    let host_glibc_ok = || {
+        Command::new("getconf")
+            .arg("GNU_LIBC_VERSION")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|v| glibc_at_least(&v, (2, 36)))
+            == Some(true)
+    };
+    if gnu && (private || host_glibc_ok()) {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
 }

@@ -42,8 +42,8 @@ pub fn clean_file_ranges(smaps: &str) -> Vec<(usize, usize)> {
 }
 
 /// For a mapping's header line of smaps: `Some(Some(range))` if it is a
-/// private, read-only or executable (never writable) file mapping, `Some(None)` for another mapping,
-/// `None` for a field line.
+/// private, read-only or executable (never writable) file mapping,
+/// `Some(None)` for another mapping, `None` for a field line.
 fn mapping_header(line: &str) -> Option<Option<(usize, usize)>> {
     let mut fields = line.split_whitespace();
     let (start, end) = fields.next()?.split_once('-')?;
@@ -59,8 +59,9 @@ fn mapping_header(line: &str) -> Option<Option<(usize, usize)>> {
 }
 
 /// Drops this process's mappings of clean read-only and executable file
-/// pages (see the module). Call it single-threaded, right before guest code runs. Best
-/// effort: without /proc, or where the kernel refuses, nothing changes.
+/// pages (see the module). Call it single-threaded, right before guest
+/// code runs. Best effort: without /proc, or where the kernel refuses,
+/// nothing changes.
 pub fn release() {
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return;
