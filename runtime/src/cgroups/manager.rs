@@ -36,9 +36,10 @@ pub trait Manager {
         self.apply(&Planned::new(self.set(), res, None)?)
     }
 
-    /// Moves a process in.
-    fn join(&self, pid: i32) -> Result<()> {
-        self.set().join(pid)
+    /// Moves the calling single-threaded process in; `v2_joined`: it was
+    /// forked into the v2 directory already.
+    fn join_self(&self, v2_joined: bool) -> Result<()> {
+        self.set().join_self(v2_joined)
     }
 
     /// Freezes every process (`pause`).

@@ -23,6 +23,28 @@ pub struct CgroupDir {
     pub path: PathBuf,
 }
 
+/// One write of [`CgroupSet::join_plan`].
+///
+/// Moving a whole process (`cgroup.procs`) takes the kernel's cgroup
+/// threadgroup lock for writing, and the first such move after a quiet
+/// spell waits out an RCU grace period: 5–10 ms of idle time, the largest
+/// single cost of `create` on a host with v1 hierarchies. A thread that
+/// moves itself alone (`0` written to a v1 `tasks` file) needs no such
+/// lock: it cannot exit or exec under the kernel's hands. For a
+/// single-threaded process, as hako's forked set-up processes are, that
+/// moves the whole process. cgroup v2 has no such move across domains,
+/// so there the process is forked into its directory (`clone_into`), or
+/// moves whole.
+#[derive(Debug, PartialEq, Eq)]
+pub struct JoinPlan {
+    /// The file written.
+    pub file: PathBuf,
+    /// What is written: `0`, the writer itself.
+    pub value: &'static str,
+    /// Where the process moves whole, with its pid, if `file` refuses.
+    pub fallback: Option<PathBuf>,
+}
+
 impl CgroupDir {
     /// The directory name used inside the container's `/sys/fs/cgroup`.
     pub fn name(&self) -> String {
@@ -170,14 +192,45 @@ impl CgroupSet {
         }
     }
 
-    /// Moves a process into every directory.
-    pub fn join(&self, pid: i32) -> Result<()> {
-        for dir in &self.dirs {
-            let procs = dir.path.join("cgroup.procs");
-            super::file::write(&procs, &pid.to_string())
-                .ctx(|| format!("joining cgroup {}", procs.display()))?;
+    /// Moves the calling process into every directory, except the v2 one
+    /// when it was forked into that already (`v2_joined`). The caller
+    /// must be single-threaded: see [`JoinPlan`].
+    pub fn join_self(&self, v2_joined: bool) -> Result<()> {
+        let pid = std::process::id().to_string();
+        for step in self.join_plan(v2_joined) {
+            let written = super::file::write(&step.file, step.value);
+            let written = match (written, &step.fallback) {
+                // A v1 `tasks` file this user may not write (a delegation
+                // of cgroup.procs alone): the process-wide move instead.
+                (Err(_), Some(procs)) => super::file::write(procs, &pid).map_err(|e| (e, procs)),
+                (other, _) => other.map_err(|e| (e, &step.file)),
+            };
+            if let Err((e, file)) = written {
+                return Err(e).ctx(|| format!("joining cgroup {}", file.display()));
+            }
         }
         Ok(())
+    }
+
+    /// The writes that move the calling process in: pure, for
+    /// [`Self::join_self`].
+    pub fn join_plan(&self, v2_joined: bool) -> Vec<JoinPlan> {
+        self.dirs
+            .iter()
+            .filter_map(|dir| match dir.version {
+                Version::V1 => Some(JoinPlan {
+                    file: dir.path.join("tasks"),
+                    value: "0",
+                    fallback: Some(dir.path.join("cgroup.procs")),
+                }),
+                Version::V2 if v2_joined => None,
+                Version::V2 => Some(JoinPlan {
+                    file: dir.path.join("cgroup.procs"),
+                    value: "0",
+                    fallback: None,
+                }),
+            })
+            .collect()
     }
 
     /// The processes in the container's cgroup, sub-cgroups included.
@@ -219,13 +272,13 @@ impl CgroupSet {
         self.dirs.iter().find(|d| d.version == Version::V2)
     }
 
-    /// The container's cgroup when it is a single cgroup v2 directory
-    /// that hako manages itself (no v1 hierarchy, no systemd unit): what
-    /// a process can be forked straight into.
-    pub fn single_v2_dir(&self) -> Option<&std::path::Path> {
-        match (self.dirs.as_slice(), &self.systemd) {
-            ([dir], None) if dir.version == Version::V2 => Some(&dir.path),
-            _ => None,
+    /// The container's cgroup v2 directory when hako manages it itself
+    /// (no systemd unit): what a process can be forked straight into. The
+    /// v1 directories of a hybrid host are joined after that.
+    pub fn fork_target(&self) -> Option<&std::path::Path> {
+        match &self.systemd {
+            None => self.v2_dir().map(|d| d.path.as_path()),
+            Some(_) => None,
         }
     }
 
@@ -358,26 +411,48 @@ mod tests {
         ]
     }
 
-    /// Only a lone v2 directory of hako's own is one to fork into.
+    /// The v2 directory is one to fork into unless systemd owns it.
     #[test]
-    fn a_single_v2_dir_is_pure_v2_without_systemd() {
+    fn the_fork_target_is_the_v2_dir_without_systemd() {
         let tmp = tempfile::tempdir().unwrap();
         let hs = hierarchies(tmp.path());
         let path = CgroupsPath::from_spec(None, "c1").unwrap();
+        let unified = tmp.path().join("unified/hako/c1");
         let hybrid = CgroupSet::resolve(&hs, &parse_proc_cgroup("0::/\n"), &path);
-        assert_eq!(hybrid.single_v2_dir(), None);
+        assert_eq!(hybrid.fork_target(), Some(unified.as_path()));
+        let v1 = CgroupSet::resolve(&hs[..2], &parse_proc_cgroup("0::/\n"), &path);
+        assert_eq!(v1.fork_target(), None);
         let mut pure = CgroupSet::resolve(&hs[2..], &parse_proc_cgroup("0::/\n"), &path);
-        assert_eq!(
-            pure.single_v2_dir(),
-            Some(tmp.path().join("unified/hako/c1").as_path())
-        );
+        assert_eq!(pure.fork_target(), Some(unified.as_path()));
         pure.systemd = Some(Unit {
             name: "hako-c1.scope".into(),
             slice: "system.slice".into(),
             user: false,
             id: "c1".into(),
         });
-        assert_eq!(pure.single_v2_dir(), None);
+        assert_eq!(pure.fork_target(), None);
+    }
+
+    /// v1 hierarchies are joined thread-wise, by the writer itself (no
+    /// threadgroup lock); v2 whole, unless the fork did it.
+    #[test]
+    fn the_join_moves_the_writer_itself() {
+        let tmp = tempfile::tempdir().unwrap();
+        let hs = hierarchies(tmp.path());
+        let set = CgroupSet::resolve(&hs, &[], &CgroupsPath::from_spec(None, "c1").unwrap());
+        let dir = |name: &str| tmp.path().join(name).join("hako/c1");
+        let v1 = |name: &str| JoinPlan {
+            file: dir(name).join("tasks"),
+            value: "0",
+            fallback: Some(dir(name).join("cgroup.procs")),
+        };
+        let v2 = JoinPlan {
+            file: dir("unified").join("cgroup.procs"),
+            value: "0",
+            fallback: None,
+        };
+        assert_eq!(set.join_plan(true), vec![v1("memory"), v1("pids")]);
+        assert_eq!(set.join_plan(false), vec![v1("memory"), v1("pids"), v2]);
     }
 
     #[test]
@@ -394,11 +469,20 @@ mod tests {
         set.dirs = created;
         assert!(set.dirs.iter().all(|d| d.path.is_dir()));
 
-        set.join(4242).unwrap();
+        set.join_self(false).unwrap();
         assert_eq!(
-            std::fs::read_to_string(set.dirs[1].path.join("cgroup.procs")).unwrap(),
-            "4242"
+            std::fs::read_to_string(set.dirs[1].path.join("tasks")).unwrap(),
+            "0"
         );
+        // A `tasks` file that refuses: the process moves whole.
+        std::fs::remove_file(set.dirs[0].path.join("tasks")).unwrap();
+        std::fs::create_dir(set.dirs[0].path.join("tasks")).unwrap();
+        set.join_self(true).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(set.dirs[0].path.join("cgroup.procs")).unwrap(),
+            std::process::id().to_string()
+        );
+        std::fs::remove_dir(set.dirs[0].path.join("tasks")).unwrap();
         std::fs::write(set.dirs[2].path.join("cgroup.procs"), "7\n8\n").unwrap();
         std::fs::create_dir(set.dirs[2].path.join("sub")).unwrap();
         std::fs::write(set.dirs[2].path.join("sub/cgroup.procs"), "9\n").unwrap();
@@ -408,6 +492,7 @@ mod tests {
         // hold any for remove() to behave the same.
         for d in &set.dirs {
             let _ = std::fs::remove_file(d.path.join("cgroup.procs"));
+            let _ = std::fs::remove_file(d.path.join("tasks"));
         }
         let _ = std::fs::remove_file(set.dirs[2].path.join("sub/cgroup.procs"));
         set.manager().remove().unwrap();

@@ -5,18 +5,21 @@
 //! RCU grace period when no other move happened lately: several
 //! milliseconds of idle time for the first move of every container, on
 //! the path of every `create`. A child created in its cgroup takes that
-//! lock only for reading, as any fork does. So where the container's
-//! cgroups are one cgroup v2 directory (pure v2, cgroupfs driver), hako
-//! forks the intermediate process into it, as crun does, and the
-//! intermediate skips its own join. Elsewhere (v1 hierarchies, a systemd
-//! unit, a kernel before 5.7, a refused clone3) it forks and joins.
+//! lock only for reading, as any fork does. So where the container has a
+//! cgroup v2 directory that hako manages (cgroupfs driver), hako forks
+//! the intermediate process into it, as crun does on pure v2, and the
+//! intermediate joins only the v1 hierarchies of a hybrid host, thread by
+//! thread (`CgroupSet::join_plan`), which needs no such lock either.
+//! Elsewhere (a systemd unit, a kernel before 5.7, a refused clone3) it
+//! forks and joins.
 //!
 //! Only hako's single-threaded processes use it, like `fork`: the child
 //! gets a copy of the parent's memory and runs on. glibc's own fork
 //! bookkeeping (at-fork handlers, its cached thread id) is skipped; none
 //! of it is used by hako's code, which takes no pthread locks.
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::path::Path;
 
 use nix::errno::Errno;
 use nix::unistd::{ForkResult, Pid};
@@ -71,10 +74,32 @@ pub unsafe fn fork_into_cgroup(cgroup: BorrowedFd) -> nix::Result<ForkResult> {
     }
 }
 
+/// Forks this process: straight into the cgroup v2 directory `target`
+/// when one is given and the kernel takes it, else as a plain fork. Says
+/// whether the child started in `target` (if not, it joins by itself).
+///
+/// # Safety
+/// As for `fork`: the calling process must be single-threaded.
+pub unsafe fn fork_into(target: Option<&Path>) -> (nix::Result<ForkResult>, bool) {
+    if let Some(dir) = target {
+        if let Ok(fd) = std::fs::File::open(dir) {
+            // SAFETY: the caller vouches for a single-threaded process.
+            match unsafe { fork_into_cgroup(fd.as_fd()) } {
+                Ok(forked) => return (Ok(forked), true),
+                Err(e) => tracing::debug!(
+                    cgroup = %dir.display(),
+                    "clone3 into the cgroup refused ({e}): forking and joining"
+                ),
+            }
+        }
+    }
+    // SAFETY: as above.
+    (unsafe { nix::unistd::fork() }, false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::AsFd;
 
     /// Root and a cgroup v2 tree (the hybrid host's /sys/fs/cgroup/unified
     /// or a pure v2 /sys/fs/cgroup): the child starts in the cgroup given,

@@ -1,8 +1,10 @@
 //! `hako exec`: a new process in a running container.
 //!
 //! ```text
-//! hako exec ──fork──▶ intermediate: close hako's fds, initial CPU
-//!                      affinity, join the cgroup, final affinity,
+//! hako exec ──fork──▶ intermediate (forked into the cgroup v2 directory
+//!                      unless an initial CPU affinity comes first): close
+//!                      hako's fds, initial CPU affinity, join the
+//!                      cgroup, final affinity,
 //!                      setns into every namespace of container init that
 //!                      differs from hako's, fork ──▶ exec process
 //!     ◀── InitPid(n) ─┘ exits                        (waits)
@@ -82,11 +84,19 @@ fn namespaces_to_join(pid: i32) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>> {
 pub fn launch(cfg: &ExecConfig) -> Result<i32> {
     let namespaces = namespaces_to_join(cfg.init_pid)?;
     let (parent, child) = channel::pair()?;
+    // Forked straight into the cgroup v2 directory (no threadgroup lock,
+    // see `clone_into`), unless an initial CPU affinity must be set
+    // before the process joins.
+    let target = match cfg.plan.exec_affinity {
+        None => cfg.cgroups.fork_target(),
+        Some(_) => None,
+    };
     // SAFETY: hako is single-threaded here.
-    match unsafe { fork() }.ctx(|| "forking the exec intermediate".into())? {
+    let (forked, in_cgroup) = unsafe { super::clone_into::fork_into(target) };
+    match forked.ctx(|| "forking the exec intermediate".into())? {
         ForkResult::Child => {
             drop(parent);
-            let code = child_main(&child, || intermediate(cfg, namespaces, &child));
+            let code = child_main(&child, || intermediate(cfg, namespaces, &child, in_cgroup));
             exit_child(code)
         }
         ForkResult::Parent {
@@ -110,8 +120,15 @@ fn intermediate(
     cfg: &ExecConfig,
     namespaces: Vec<(LinuxNamespaceType, OwnedFd)>,
     channel: &ChildEnd,
+    in_cgroup: bool,
 ) -> Result<()> {
-    enter(&crate::syscall::LinuxSyscall, cfg, &namespaces, channel)?;
+    enter(
+        &crate::syscall::LinuxSyscall,
+        cfg,
+        &namespaces,
+        channel,
+        in_cgroup,
+    )?;
     drop(namespaces);
     // SAFETY: single-threaded.
     match unsafe { fork() }.ctx(|| "forking the exec process".into())? {
@@ -130,6 +147,7 @@ fn enter(
     cfg: &ExecConfig,
     namespaces: &[(LinuxNamespaceType, OwnedFd)],
     channel: &ChildEnd,
+    in_cgroup: bool,
 ) -> Result<()> {
     // As in create's intermediate: no container process may reach the
     // hako binary through /proc/<pid>/exe while hako's code runs in there.
@@ -140,16 +158,17 @@ fn enter(
     keep.extend(namespaces.iter().map(|(_, fd)| fd.as_raw_fd()));
     keep.extend(crate::logging::file_fd());
     super::fds::close_from(sys, 3 + cfg.preserved_fds, &keep)?;
-    join_cgroup(cfg)?;
+    join_cgroup(cfg, in_cgroup)?;
     join_namespaces(sys, namespaces)
 }
 
-/// Joins the container's cgroup between the initial and the final CPU
-/// affinity of `execCPUAffinity`.
-fn join_cgroup(cfg: &ExecConfig) -> Result<()> {
+/// Joins the container's cgroup (`in_cgroup`: its v2 directory was
+/// joined by the fork) between the initial and the final CPU affinity of
+/// `execCPUAffinity`.
+fn join_cgroup(cfg: &ExecConfig, in_cgroup: bool) -> Result<()> {
     let affinity = cfg.plan.exec_affinity.clone().unwrap_or_default();
     affinity.apply_initial()?;
-    cfg.cgroups.manager().join(std::process::id() as i32)?;
+    cfg.cgroups.manager().join_self(in_cgroup)?;
     affinity.apply_final()
 }
 
@@ -279,7 +298,7 @@ mod tests {
             (LinuxNamespaceType::Mount, stand_in()),
         ];
         let sys = RecordingSyscall::default();
-        enter(&sys, &cfg, &namespaces, &channel).unwrap();
+        enter(&sys, &cfg, &namespaces, &channel, true).unwrap();
         let calls = sys.calls();
         assert_eq!(
             calls[0],

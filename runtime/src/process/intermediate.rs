@@ -21,7 +21,7 @@ use crate::namespaces::NamespacePlan;
 use crate::syscall::{LinuxSyscall, Syscall};
 
 /// Runs in the intermediate process; returns once init is forked.
-/// `in_cgroup`: hako forked it into the container's cgroup already.
+/// `in_cgroup`: hako forked it into the container's cgroup v2 directory.
 pub fn run(cfg: &InitConfig, channel: &ChildEnd, in_cgroup: bool) -> Result<()> {
     enter(&LinuxSyscall, cfg, channel, in_cgroup)?;
     // SAFETY: this process is single-threaded.
@@ -53,10 +53,10 @@ fn enter(sys: &dyn Syscall, cfg: &InitConfig, channel: &ChildEnd, in_cgroup: boo
     keep.extend(cfg.idmapped_mounts.iter().map(|(_, fd)| fd.as_raw_fd()));
     fds::close_from(sys, 3 + cfg.preserved_fds, &keep)?;
 
-    // Join the cgroup first (unless forked into it): a new cgroup
-    // namespace is rooted at the cgroup its creator is in. A systemd unit is started by hako, with
-    // this process in it; the join then covers the hierarchies systemd
-    // does not manage.
+    // Join the cgroup first (the v2 directory may have been joined by the
+    // fork): a new cgroup namespace is rooted at the cgroup its creator is
+    // in. A systemd unit is started by hako, with this process in it; the
+    // join then covers the hierarchies systemd does not manage.
     if cfg.cgroups.systemd.is_some() {
         match channel.recv()? {
             Some(ToChild::CgroupReady) => {}
@@ -67,9 +67,7 @@ fn enter(sys: &dyn Syscall, cfg: &InitConfig, channel: &ChildEnd, in_cgroup: boo
             }
         }
     }
-    if !in_cgroup {
-        cfg.cgroups.manager().join(std::process::id() as i32)?;
-    }
+    cfg.cgroups.manager().join_self(in_cgroup)?;
 
     let plan = &cfg.bundle.plan.namespaces;
     enter_namespaces(sys, plan, channel)?;

@@ -18,10 +18,10 @@
 //! already uses is refused by the kernel with a clear answer instead of
 //! killing set-up half-way.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use hako_executors::RuntimeOptions;
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::{ForkResult, Pid};
 
 use super::channel::{self, ChildEnd, HakoEnd, ToChild, ToHako};
 use super::intermediate;
@@ -99,7 +99,8 @@ pub fn exit_child(code: i32) -> ! {
 /// intermediate process is reaped, before any runtime hook.
 pub fn launch(cfg: &InitConfig, on_init: &mut dyn FnMut(i32) -> Result<()>) -> Result<Launched> {
     let (parent, child) = channel::pair()?;
-    let (forked, in_cgroup) = fork_intermediate(&cfg.cgroups);
+    // SAFETY: hako is single-threaded here, so the child may run any code.
+    let (forked, in_cgroup) = unsafe { super::clone_into::fork_into(cfg.cgroups.fork_target()) };
     match forked.map_err(|e| Error::Sys {
         context: "forking the intermediate process".into(),
         errno: e,
@@ -130,27 +131,6 @@ pub fn launch(cfg: &InitConfig, on_init: &mut dyn FnMut(i32) -> Result<()>) -> R
             }
         }
     }
-}
-
-/// Forks the intermediate process: straight into the container's cgroup
-/// where that is one cgroup v2 directory (see `clone_into`), else as a
-/// plain fork. Says which (the intermediate joins in the second case).
-fn fork_intermediate(cgroups: &CgroupSet) -> (nix::Result<ForkResult>, bool) {
-    if let Some(dir) = cgroups.single_v2_dir() {
-        if let Ok(fd) = std::fs::File::open(dir) {
-            // SAFETY: hako is single-threaded here, so the child may run
-            // any code.
-            match unsafe { super::clone_into::fork_into_cgroup(fd.as_fd()) } {
-                Ok(forked) => return (Ok(forked), true),
-                Err(e) => tracing::debug!(
-                    cgroup = %dir.display(),
-                    "clone3 into the cgroup refused ({e}): forking and joining"
-                ),
-            }
-        }
-    }
-    // SAFETY: hako is single-threaded here, so the child may run any code.
-    (unsafe { fork() }, false)
 }
 
 /// What container init asks of hako while it builds the container. Init
