@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Lifecycle speed, measured fairly: `run` of a busybox `true` container
 # (create + start + wait + delete) with hako, crun and runc, each started
-# through the same invocation path, in alternating order, RUNS times.
-# Prints the median wall and CPU (user + system, the runtime and every
-# process it waited for) time of each, and the ratios to crun and runc;
-# then the peak RSS of `create`, `state` and `run` of each (GNU time).
+# through the same invocation path, in alternating order, RUNS times;
+# then `exec` of `true` into a running container, each after a PAUSE
+# (default 0.1 s, not timed), since execs on a node come apart (probes,
+# `kubectl exec`), not back to back. Prints the median wall and CPU
+# (user + system, the runtime and every process it waited for) time of
+# each, and the ratios to crun and runc; then the peak RSS of `create`,
+# `state` and `run` of each (GNU time).
 #
 # crun refuses hybrid cgroup hosts, so there every runtime — not only
 # crun — runs inside `unshare -m` with the cgroup2 tree's
@@ -16,6 +19,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 install_packages runc crun busybox-static jq time
 RUNS="${RUNS:-40}"
 WARMUP="${WARMUP:-3}"
+PAUSE="${PAUSE:-0.1}"
 
 bundle="$work/bundle"
 mkdir -p "$bundle/rootfs/bin"
@@ -69,24 +73,67 @@ for i in $(seq "$RUNS"); do
     done
 done
 
-for rt in "${runtimes[@]}"; do
-    wall=$(awk -v r="$rt" '$1 == r { print $2 * 1000 }' "$work/times" | median)
-    cpu=$(awk -v r="$rt" '$1 == r { print ($3 + $4) * 1000 }' "$work/times" | median)
-    echo "$rt $wall $cpu"
-done >"$work/medians"
+# summarise TIMES WHAT: the table of medians and ratios of one figure.
+summarise() {
+    local rt wall cpu
+    for rt in "${runtimes[@]}"; do
+        wall=$(awk -v r="$rt" '$1 == r { print $2 * 1000 }' "$1" | median)
+        cpu=$(awk -v r="$rt" '$1 == r { print ($3 + $4) * 1000 }' "$1" | median)
+        echo "$rt $wall $cpu"
+    done >"$work/medians"
+    awk -v runs="$RUNS" -v hybrid="$hybrid" -v what="$2" '
+        { name[NR] = $1; wall[$1] = $2; cpu[$1] = $3 }
+        END {
+            printf "%s: %d runs each, medians; every runtime %s\n", what, runs,
+                hybrid ? "inside unshare -m with cgroup.controllers covered (hybrid host)" : "started directly"
+            printf "%-6s %9s %9s %12s %12s %12s %12s\n", "", "wall ms", "cpu ms", "wall/crun", "cpu/crun", "wall/runc", "cpu/runc"
+            for (i = 1; i <= NR; i++) {
+                n = name[i]
+                printf "%-6s %9.1f %9.1f %11.2fx %11.2fx %11.2fx %11.2fx\n", n, wall[n], cpu[n],
+                    wall[n] / wall["crun"], cpu[n] / cpu["crun"], wall[n] / wall["runc"], cpu[n] / cpu["runc"]
+            }
+        }' "$work/medians"
+}
+summarise "$work/times" "run (create + start + wait + delete)"
 
-awk -v runs="$RUNS" -v hybrid="$hybrid" '
-    { name[NR] = $1; wall[$1] = $2; cpu[$1] = $3 }
-    END {
-        printf "%d runs each, medians; every runtime %s\n", runs,
-            hybrid ? "inside unshare -m with cgroup.controllers covered (hybrid host)" : "started directly"
-        printf "%-6s %9s %9s %12s %12s %12s %12s\n", "", "wall ms", "cpu ms", "wall/crun", "cpu/crun", "wall/runc", "cpu/runc"
-        for (i = 1; i <= NR; i++) {
-            n = name[i]
-            printf "%-6s %9.1f %9.1f %11.2fx %11.2fx %11.2fx %11.2fx\n", n, wall[n], cpu[n],
-                wall[n] / wall["crun"], cpu[n] / cpu["crun"], wall[n] / wall["runc"], cpu[n] / cpu["runc"]
-        }
-    }' "$work/medians"
+# exec: one sleeping container per runtime, started on the same path.
+sleeper="$work/sleeper"
+mkdir -p "$sleeper"
+# runc refuses a rootfs that is a symbolic link.
+jq --arg r "$bundle/rootfs" '.root.path = $r | .process.args = ["/bin/busybox", "sleep", "1000"]' "$bundle/config.json" >"$sleeper/config.json"
+# remove_sleepers: deletes them (also when the bench stops on an error).
+remove_sleepers() {
+    local rt rt_bin
+    for rt in "${runtimes[@]}"; do
+        rt_bin=$rt
+        [ "$rt" = hako ] && rt_bin=$HAKO_BIN
+        invoke "$rt_bin" --root "$work/$rt" delete --force "x-$rt" >/dev/null 2>&1
+    done
+    return 0
+}
+trap 'remove_sleepers; rm -rf "$work"' EXIT
+exec_once() {
+    local bin=$1
+    [ "$1" = hako ] && bin=$HAKO_BIN
+    sleep "$PAUSE"
+    echo "$1 $(timed invoke "$bin" --root "$work/$1" exec "x-$1" /bin/true)"
+}
+for rt in "${runtimes[@]}"; do
+    rt_bin=$rt
+    [ "$rt" = hako ] && rt_bin=$HAKO_BIN
+    invoke "$rt_bin" --root "$work/$rt" run -d --bundle "$sleeper" "x-$rt" >/dev/null </dev/null ||
+        die "$rt: could not start the container to exec into"
+    exec_once "$rt" >/dev/null
+done
+: >"$work/exec-times"
+for i in $(seq "$RUNS"); do
+    for k in 0 1 2; do
+        exec_once "${runtimes[$(((i + k) % 3))]}" >>"$work/exec-times"
+    done
+done
+remove_sleepers
+echo
+summarise "$work/exec-times" "exec of true, each after a ${PAUSE} s pause"
 
 # Peak RSS (GNU time's maximum resident set, the runtime and what it
 # waited for) of `create`, `state` and `run`, median of 5, on the same path.
