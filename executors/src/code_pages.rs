@@ -7,71 +7,165 @@
 //! unwind tables, the dynamic loader's relocation tables), stay mapped,
 //! and count in init's RSS and PSS (for a guest alone, several MB of the
 //! engine plugin, its libraries and the hako binary) although most are
-//! never used again. Each engine calls [`release`]
-//! right before it enters the guest's `_start`, which drops them from the
-//! process's page tables with `MADV_DONTNEED`:
-//! the pages stay in the page cache, shared with every other process, and
-//! whatever is used again faults back in from the file, exactly as after
-//! the kernel reclaimed a clean page under memory pressure. Only private,
-//! read-only or executable, file-backed mappings with no page of their
-//! own (no copy on write: nothing was ever written to them, so the file
-//! holds exactly what was mapped) are touched. Relocated data (RELRO)
-//! and code a loader relocated in place have such copies and are left
-//! alone, as are writable mappings and anonymous ones (the guest's code
-//! and memory).
+//! never used again. Each engine calls [`release`] right before it enters
+//! the guest's `_start`, which drops them from the process's page tables
+//! with `MADV_DONTNEED`: the pages stay in the page cache, shared with
+//! every other process, and whatever is used again faults back in from
+//! the file, exactly as after the kernel reclaimed a clean page under
+//! memory pressure.
+//!
+//! Only the non-writable segments of the loaded ELF objects (hako, the
+//! plugin, their libraries; found with `dl_iterate_phdr`, no /proc
+//! needed) are touched, rounded inward to whole pages: nothing ever
+//! writes them, so the file holds exactly what was mapped. Writable
+//! segments and the relocated data the loader made read-only afterwards
+//! (RELRO) are left alone, and so is an object whose loader patched its
+//! code (text relocations), the vDSO, and everything anonymous (the
+//! guest's code and memory).
 
-/// The address ranges of private, read-only or executable, file-backed
-/// mappings with no anonymous (copied-on-write) page, in a
-/// `/proc/<pid>/smaps` text.
-pub fn clean_file_ranges(smaps: &str) -> Vec<(usize, usize)> {
+use std::ffi::c_void;
+
+/// A program header of a loaded object, as far as [`releasable`] needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// `PT_LOAD`, `PT_GNU_RELRO`, …
+    pub kind: u32,
+    /// `PF_*` flags.
+    pub flags: u32,
+    /// Offset of the segment from the object's load address.
+    pub vaddr: usize,
+    /// Bytes of it backed by the file.
+    pub filesz: usize,
+    /// Bytes of it in memory.
+    pub memsz: usize,
+}
+
+/// The whole pages, as address ranges, of an object loaded at `base`
+/// that hold only file contents nothing writes: its non-writable
+/// `PT_LOAD` segments, rounded inward to `page`, less every page a
+/// writable segment or RELRO touches.
+pub fn releasable(base: usize, segments: &[Segment], page: usize) -> Vec<(usize, usize)> {
+    let down = |a: usize| a & !(page - 1);
+    let up = |a: usize| (a + page - 1) & !(page - 1);
+    let kept: Vec<(usize, usize)> = segments
+        .iter()
+        .filter(|s| {
+            (s.kind == libc::PT_LOAD && s.flags & libc::PF_W != 0) || s.kind == libc::PT_GNU_RELRO
+        })
+        .map(|s| (down(base + s.vaddr), up(base + s.vaddr + s.memsz)))
+        .collect();
     let mut out = Vec::new();
-    // The mapping being read, if it qualifies so far.
-    let mut current: Option<(usize, usize)> = None;
-    for line in smaps.lines() {
-        if let Some(anon) = line.strip_prefix("Anonymous:") {
-            if let Some(range) = current.take() {
-                if anon.trim() == "0 kB" {
-                    out.push(range);
-                }
-            }
-        } else if let Some(range) = mapping_header(line) {
-            current = range;
+    for s in segments {
+        if s.kind != libc::PT_LOAD || s.flags & libc::PF_W != 0 {
+            continue;
         }
+        let (start, end) = (
+            up(base + s.vaddr),
+            down(base + s.vaddr + s.filesz.min(s.memsz)),
+        );
+        let mut pieces = vec![(start, end)];
+        for &(ks, ke) in &kept {
+            pieces = pieces
+                .into_iter()
+                .flat_map(|(a, b)| [(a, b.min(ks)), (a.max(ke), b)])
+                .filter(|(a, b)| a < b)
+                .collect();
+        }
+        out.extend(pieces.into_iter().filter(|(a, b)| a < b));
     }
     out
 }
 
-/// For a mapping's header line of smaps: `Some(Some(range))` if it is a
-/// private, read-only or executable (never writable) file mapping,
-/// `Some(None)` for another mapping, `None` for a field line.
-fn mapping_header(line: &str) -> Option<Option<(usize, usize)>> {
-    let mut fields = line.split_whitespace();
-    let (start, end) = fields.next()?.split_once('-')?;
-    let start = usize::from_str_radix(start, 16).ok()?;
-    let end = usize::from_str_radix(end, 16).ok()?;
-    let perms = fields.next()?;
-    let _offset = fields.next()?;
-    let _device = fields.next()?;
-    let inode = fields.next()?;
-    let path = fields.next().unwrap_or("");
-    let clean = matches!(perms, "r-xp" | "r--p") && inode != "0" && path.starts_with('/');
-    Some((clean && start < end).then_some((start, end)))
+const DT_NULL: i64 = 0;
+const DT_TEXTREL: i64 = 22;
+const DT_FLAGS: i64 = 30;
+const DF_TEXTREL: u64 = 0x4;
+
+/// Whether the object's dynamic section asks the loader to patch its
+/// code (text relocations).
+///
+/// # Safety
+/// `dynamic` is the address of a loaded object's `PT_DYNAMIC`.
+unsafe fn has_text_relocations(dynamic: *const [u64; 2]) -> bool {
+    let mut entry = dynamic;
+    loop {
+        // SAFETY: the dynamic section is an array of (tag, value) pairs
+        // ending with DT_NULL, mapped as long as the object is loaded.
+        let [tag, value] = unsafe { *entry };
+        match tag as i64 {
+            DT_NULL => return false,
+            DT_TEXTREL => return true,
+            DT_FLAGS if value & DF_TEXTREL != 0 => return true,
+            _ => {}
+        }
+        // SAFETY: not past DT_NULL yet.
+        entry = unsafe { entry.add(1) };
+    }
+}
+
+/// Collects each loaded object's releasable ranges (`dl_iterate_phdr`'s
+/// callback; `data` is the `Vec` of ranges).
+unsafe extern "C" fn collect(
+    info: *mut libc::dl_phdr_info,
+    _size: usize,
+    data: *mut c_void,
+) -> i32 {
+    // SAFETY: the loader passes a valid info for the call's duration, and
+    // `data` is the Vec `ranges` lends.
+    let (info, ranges) = unsafe { (&*info, &mut *data.cast::<Vec<(usize, usize)>>()) };
+    if info.dlpi_phdr.is_null() {
+        return 0;
+    }
+    // SAFETY: dlpi_phdr points at dlpi_phnum program headers.
+    let phdrs = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum.into()) };
+    let base = info.dlpi_addr as usize;
+    // SAFETY: getauxval only reads the auxiliary vector.
+    let vdso = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) } as usize;
+    let segments: Vec<Segment> = phdrs
+        .iter()
+        .map(|p| Segment {
+            kind: p.p_type,
+            flags: p.p_flags,
+            vaddr: p.p_vaddr as usize,
+            filesz: p.p_filesz as usize,
+            memsz: p.p_memsz as usize,
+        })
+        .collect();
+    let is_vdso = segments.iter().any(|s| {
+        s.kind == libc::PT_LOAD && (base + s.vaddr..base + s.vaddr + s.memsz).contains(&vdso)
+    });
+    let patched = segments.iter().any(|s| {
+        // SAFETY: the object is loaded, its PT_DYNAMIC mapped.
+        s.kind == libc::PT_DYNAMIC
+            && unsafe { has_text_relocations((base + s.vaddr) as *const [u64; 2]) }
+    });
+    if !is_vdso && !patched {
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        ranges.extend(releasable(base, &segments, page));
+    }
+    0
+}
+
+/// The ranges [`release`] lets go of.
+pub fn loaded_ranges() -> Vec<(usize, usize)> {
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    // SAFETY: `collect` matches the callback type and treats `data` as the
+    // Vec lent here for the call.
+    unsafe { libc::dl_iterate_phdr(Some(collect), (&mut ranges as *mut Vec<_>).cast()) };
+    ranges
 }
 
 /// Drops this process's mappings of clean read-only and executable file
 /// pages (see the module). Call it single-threaded, right before guest
-/// code runs. Best effort: without /proc, or where the kernel refuses,
-/// nothing changes.
+/// code runs. Best effort: where the kernel refuses, nothing changes.
 pub fn release() {
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
-        return;
-    };
-    for (start, end) in clean_file_ranges(&smaps) {
-        // SAFETY: the range is a private file mapping with no page copied
-        // on write (this process is single-threaded, nothing writes it
-        // meanwhile): MADV_DONTNEED only unmaps its pages from this
-        // process, and the next access reads the same bytes from the file.
-        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+    for (start, end) in loaded_ranges() {
+        // SAFETY: the range is whole pages of a loaded object's segment
+        // that is never written (see `releasable`): MADV_DONTNEED only
+        // unmaps them from this process, and the next access reads the
+        // same bytes from the file.
+        unsafe { libc::madvise(start as *mut c_void, end - start, libc::MADV_DONTNEED) };
     }
 }
 
@@ -79,67 +173,83 @@ pub fn release() {
 mod tests {
     use super::*;
 
-    fn mapping(header: &str, anonymous_kb: u32) -> String {
-        format!("{header}\nSize:               1024 kB\nRss:                 512 kB\nAnonymous:      {anonymous_kb:>6} kB\nVmFlags: rd ex mr mw me\n")
+    const R: u32 = libc::PF_R;
+    const RX: u32 = libc::PF_R | libc::PF_X;
+    const RW: u32 = libc::PF_R | libc::PF_W;
+
+    fn seg(kind: u32, flags: u32, vaddr: usize, size: usize) -> Segment {
+        Segment {
+            kind,
+            flags,
+            vaddr,
+            filesz: size,
+            memsz: size,
+        }
     }
 
+    /// A typical object: read-only headers and constants, code, then a
+    /// writable segment whose first part is RELRO.
     #[test]
-    fn only_private_read_only_file_mappings_without_copies() {
-        let smaps = [
-            mapping(
-                "55d0c0a00000-55d0c0b00000 r--p 00000000 fe:01 1234 /usr/local/bin/hako",
-                0,
-            ),
-            mapping(
-                "55d0c0b00000-55d0c0f00000 r-xp 00100000 fe:01 1234 /usr/local/bin/hako",
-                0,
-            ),
-            mapping(
-                "55d0c0f80000-55d0c0f90000 rw-p 00580000 fe:01 1234 /usr/local/bin/hako",
-                8,
-            ),
-            // RELRO: relocated, then made read-only.
-            mapping(
-                "55d0c0f00000-55d0c0f80000 r--p 00500000 fe:01 1234 /usr/local/bin/hako",
-                12,
-            ),
-            mapping("7f0000000000-7f0000100000 r-xp 00000000 00:00 0 ", 64),
-            mapping("7f0000400000-7f0000500000 r--p 00000000 00:00 0 ", 0),
-            // Code relocated in place: a page of it was copied on write.
-            mapping(
-                "7f0000100000-7f0000200000 r-xp 00000000 fe:01 88 /var/lib/cache/module.bin",
-                4,
-            ),
-            mapping(
-                "7f0000200000-7f0000300000 r-xs 00000000 fe:01 99 /dev/shm/shared",
-                0,
-            ),
-            mapping(
-                "7f0000300000-7f0000400000 r-xp 00028000 fe:01 555 /usr/lib/libc.so.6",
-                0,
-            ),
-            mapping("7ffd00000000-7ffd00002000 r-xp 00000000 00:00 0 [vdso]", 0),
-        ]
-        .concat();
+    fn only_whole_pages_of_segments_nothing_writes() {
+        let base = 0x7f00_0000_0000;
+        let segments = [
+            seg(libc::PT_LOAD, R, 0, 0x1800),
+            seg(libc::PT_LOAD, RX, 0x2000, 0x5000),
+            seg(libc::PT_LOAD, R, 0x7000, 0x3000),
+            // Writable: RELRO (relocated, then made read-only), then data.
+            seg(libc::PT_LOAD, RW, 0x9e40, 0x4000),
+            seg(libc::PT_GNU_RELRO, R, 0x9e40, 0x21c0),
+            seg(libc::PT_DYNAMIC, RW, 0xa000, 0x200),
+        ];
         assert_eq!(
-            clean_file_ranges(&smaps),
+            releasable(base, &segments, 0x1000),
             vec![
-                (0x55d0c0a00000, 0x55d0c0b00000),
-                (0x55d0c0b00000, 0x55d0c0f00000),
-                (0x7f0000300000, 0x7f0000400000)
+                // The partial last page of the headers is kept.
+                (base, base + 0x1000),
+                (base + 0x2000, base + 0x7000),
+                // Its last page is shared with the writable segment.
+                (base + 0x7000, base + 0x9000),
             ]
         );
     }
 
-    /// This test process keeps running, and calling, code whose pages it
-    /// has just let go of, and reading its constants.
+    #[test]
+    fn bss_beyond_the_file_and_writable_objects_are_kept() {
+        let segments = [
+            seg(libc::PT_LOAD, RW, 0, 0x4000),
+            Segment {
+                kind: libc::PT_LOAD,
+                flags: R,
+                vaddr: 0x4000,
+                filesz: 0x1000,
+                memsz: 0x3000,
+            },
+        ];
+        assert_eq!(releasable(0, &segments, 0x1000), vec![(0x4000, 0x5000)]);
+        assert!(releasable(0, &segments[..1], 0x1000).is_empty());
+    }
+
+    /// This test process's own code is among the ranges, its writable
+    /// data never; it keeps running, and calling, code whose pages it has
+    /// just let go of, and reading its constants.
     #[test]
     fn code_runs_on_after_its_pages_are_released() {
-        let ranges = clean_file_ranges(&std::fs::read_to_string("/proc/self/smaps").unwrap());
-        assert!(!ranges.is_empty());
+        static mut WRITTEN: u64 = 0;
+        let ranges = loaded_ranges();
+        let inside = |a: usize| ranges.iter().any(|&(s, e)| (s..e).contains(&a));
+        let code = code_runs_on_after_its_pages_are_released as fn() as usize;
+        assert!(inside(code), "no range holds the test's own code");
+        // SAFETY: only this test touches it, once.
+        let data = unsafe {
+            WRITTEN = 42;
+            std::ptr::addr_of!(WRITTEN) as usize
+        };
+        assert!(!inside(data), "a range holds writable data");
         release();
         assert_eq!(format!("{}", 6 * 7), "42");
         let text: &'static str = "read-only data, read again";
         assert_eq!(text.len(), 26);
+        // SAFETY: as above.
+        assert_eq!(unsafe { WRITTEN }, 42);
     }
 }
