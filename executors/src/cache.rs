@@ -11,13 +11,15 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::artifact::Artifact;
 use crate::error::ExecutorError;
 use crate::wasm::{WasmEngine, WasmModule};
 
 /// Where compiled artifacts are kept.
 pub trait ArtifactCache {
-    /// The artifact stored under `key`, if any.
-    fn get(&self, key: &str) -> Option<Vec<u8>>;
+    /// The artifact stored under `key`, if any, as a file open for
+    /// reading (mapped by [`compile`], see [`crate::artifact`]).
+    fn open(&self, key: &str) -> Option<std::fs::File>;
     /// Stores an artifact (best effort).
     fn put(&self, key: &str, artifact: &[u8]);
     /// Releases what the cache holds (descriptors) before the guest runs;
@@ -57,7 +59,12 @@ pub fn compile<E: WasmEngine + ?Sized>(
         return engine.compile(module);
     };
     let key = key(&engine.cache_tag(module)?, &module.bytes);
-    if let Some(artifact) = cache.get(&key) {
+    let stored = cache.open(&key).and_then(|file| {
+        Artifact::map(&file)
+            .inspect_err(|e| tracing::debug!(%key, error = %e, "cached artifact not mapped"))
+            .ok()
+    });
+    if let Some(artifact) = stored {
         // SAFETY: the artifact is stored under a key made of this engine's
         // tag, so precompile of an engine built the same way produced it;
         // only hako writes the cache, from outside every container.
@@ -154,8 +161,11 @@ mod tests {
         puts: Cell<usize>,
     }
     impl ArtifactCache for Map {
-        fn get(&self, key: &str) -> Option<Vec<u8>> {
-            self.map.borrow().get(key).cloned()
+        fn open(&self, key: &str) -> Option<std::fs::File> {
+            let mut file = tempfile::tempfile().unwrap();
+            std::io::Write::write_all(&mut file, self.map.borrow().get(key)?).unwrap();
+            std::io::Seek::rewind(&mut file).unwrap();
+            Some(file)
         }
         fn put(&self, key: &str, artifact: &[u8]) {
             self.puts.set(self.puts.get() + 1);
@@ -194,7 +204,7 @@ mod tests {
         assert_eq!(compile(&engine, &module(), Some(&cache)).unwrap(), "loaded");
         assert_eq!(cache.puts.get(), 2);
         assert_eq!(
-            cache.get(&key("fake", &module().bytes)).unwrap(),
+            cache.map.borrow()[&key("fake", &module().bytes)],
             b"artifact"
         );
     }

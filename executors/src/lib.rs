@@ -13,6 +13,7 @@
 //! crate. The [`execve::ExecveExecutor`] is always last and runs everything
 //! that is not WebAssembly.
 
+pub mod artifact;
 pub mod cache;
 pub mod chain;
 pub mod code_pages;

@@ -24,8 +24,9 @@ use crate::workload::EngineKind;
 
 /// Version of [`EngineAbi`]; a library built for another one is refused.
 /// (2: `prepare` takes the host's module cache; 3: lent as a context
-/// with each call, not a process-global one.)
-pub const ABI_VERSION: u32 = 3;
+/// with each call, not a process-global one; 4: a cached artifact crosses
+/// as a descriptor.)
+pub const ABI_VERSION: u32 = 4;
 
 /// The symbol a plugin exports: `extern "C" fn() -> *const EngineAbi`.
 pub const SYMBOL: &[u8] = b"hako_engine_abi";

@@ -3,16 +3,15 @@
 //! A plugin links its own copy of this crate, and no Rust trait object
 //! crosses a C ABI. For the length of one `prepare` call the host lends
 //! the plugin its [`ArtifactCache`] as a [`CacheAbi`]: a context pointer
-//! and three C functions over it. The plugin wraps that in a [`Bridge`],
-//! an `ArtifactCache` of its copy of the crate, and compiles through it
-//! like any other engine, with the same keys and the same trust rules.
+//! and three C functions over it; an artifact found crosses as a
+//! descriptor. The plugin wraps that in a [`Bridge`], an `ArtifactCache`
+//! of its copy of the crate, and compiles through it like any other
+//! engine, with the same keys and the same trust rules.
 
 use std::ffi::{c_int, c_void};
+use std::os::fd::{FromRawFd, IntoRawFd};
 
 use crate::cache::ArtifactCache;
-
-/// Called by [`CacheAbi::get`] with the artifact it found.
-pub type Sink = unsafe extern "C" fn(sink: *mut c_void, artifact: *const u8, len: usize);
 
 /// The host's cache as a context and three C functions over it.
 #[repr(C)]
@@ -20,15 +19,9 @@ pub struct CacheAbi {
     /// The host's cache (a `*const &dyn ArtifactCache`), valid while the
     /// `prepare` call it was lent to lasts.
     pub ctx: *const c_void,
-    /// Looks `key` up; on a hit calls `found(sink, artifact, len)` once and
-    /// returns true.
-    pub get: unsafe extern "C" fn(
-        ctx: *const c_void,
-        key: *const u8,
-        key_len: usize,
-        sink: *mut c_void,
-        found: Sink,
-    ) -> bool,
+    /// Looks `key` up: on a hit, a descriptor of the artifact, open for
+    /// reading, that the caller owns; else -1.
+    pub get: unsafe extern "C" fn(ctx: *const c_void, key: *const u8, key_len: usize) -> c_int,
     /// Stores `artifact` under `key` (best effort).
     pub put: unsafe extern "C" fn(
         ctx: *const c_void,
@@ -63,28 +56,14 @@ unsafe fn cache_of<'a>(ctx: *const c_void) -> &'a dyn ArtifactCache {
 }
 
 /// # Safety
-/// `ctx` as for [`cache_of`]; `key` valid for `key_len` bytes; `found`
-/// must accept `sink`.
-unsafe extern "C" fn host_get(
-    ctx: *const c_void,
-    key: *const u8,
-    key_len: usize,
-    sink: *mut c_void,
-    found: Sink,
-) -> bool {
+/// `ctx` as for [`cache_of`]; `key` valid for `key_len` bytes.
+unsafe extern "C" fn host_get(ctx: *const c_void, key: *const u8, key_len: usize) -> c_int {
     // SAFETY: the plugin passes the lent context and a valid key buffer.
     let (cache, key) = unsafe { (cache_of(ctx), std::slice::from_raw_parts(key, key_len)) };
-    let Ok(key) = std::str::from_utf8(key) else {
-        return false;
-    };
-    match cache.get(key) {
-        Some(artifact) => {
-            // SAFETY: the plugin's sink copies the bytes before returning.
-            unsafe { found(sink, artifact.as_ptr(), artifact.len()) };
-            true
-        }
-        None => false,
-    }
+    std::str::from_utf8(key)
+        .ok()
+        .and_then(|key| cache.open(key))
+        .map_or(-1, IntoRawFd::into_raw_fd)
 }
 
 /// # Safety
@@ -121,28 +100,12 @@ unsafe extern "C" fn host_scratch_fd(ctx: *const c_void) -> c_int {
 pub(crate) struct Bridge<'a>(pub(crate) &'a CacheAbi);
 
 impl ArtifactCache for Bridge<'_> {
-    fn get(&self, key: &str) -> Option<Vec<u8>> {
-        unsafe extern "C" fn copy(sink: *mut c_void, artifact: *const u8, len: usize) {
-            // SAFETY: `sink` is the Vec below, and the host's artifact is
-            // valid for `len` bytes during this call.
-            unsafe {
-                let out = &mut *sink.cast::<Vec<u8>>();
-                out.extend_from_slice(std::slice::from_raw_parts(artifact, len));
-            }
-        }
-        let mut out = Vec::new();
+    fn open(&self, key: &str) -> Option<std::fs::File> {
         // SAFETY: the context is lent for this call; the key buffer is
-        // live; `copy` matches the sink it gets.
-        let hit = unsafe {
-            (self.0.get)(
-                self.0.ctx,
-                key.as_ptr(),
-                key.len(),
-                (&mut out as *mut Vec<u8>).cast(),
-                copy,
-            )
-        };
-        hit.then_some(out)
+        // live.
+        let fd = unsafe { (self.0.get)(self.0.ctx, key.as_ptr(), key.len()) };
+        // SAFETY: a descriptor of the host's, handed over to this side.
+        (fd >= 0).then(|| unsafe { std::fs::File::from_raw_fd(fd) })
     }
 
     fn put(&self, key: &str, artifact: &[u8]) {
@@ -174,8 +137,11 @@ mod tests {
     #[derive(Default)]
     struct Map(RefCell<HashMap<String, Vec<u8>>>);
     impl ArtifactCache for Map {
-        fn get(&self, key: &str) -> Option<Vec<u8>> {
-            self.0.borrow().get(key).cloned()
+        fn open(&self, key: &str) -> Option<std::fs::File> {
+            let mut file = tempfile::tempfile().unwrap();
+            std::io::Write::write_all(&mut file, self.0.borrow().get(key)?).unwrap();
+            std::io::Seek::rewind(&mut file).unwrap();
+            Some(file)
         }
         fn put(&self, key: &str, artifact: &[u8]) {
             self.0.borrow_mut().insert(key.into(), artifact.to_vec());
@@ -191,10 +157,11 @@ mod tests {
         let cache: &dyn ArtifactCache = &map;
         let abi = CacheAbi::lend(&cache);
         let bridge = Bridge(&abi);
-        assert_eq!(bridge.get("k"), None);
+        let read = |file: std::fs::File| std::io::read_to_string(file).unwrap();
+        assert!(bridge.open("k").is_none());
         bridge.put("k", b"artifact");
-        assert_eq!(bridge.get("k").as_deref(), Some(&b"artifact"[..]));
-        assert_eq!(map.get("k").as_deref(), Some(&b"artifact"[..]));
+        assert_eq!(bridge.open("k").map(read).as_deref(), Some("artifact"));
+        assert_eq!(map.0.borrow()["k"], b"artifact");
         assert_eq!(bridge.scratch_fd(), Some(42));
     }
 }

@@ -119,16 +119,12 @@ impl ChannelCache {
 }
 
 impl ArtifactCache for ChannelCache {
-    fn get(&self, key: &str) -> Option<Vec<u8>> {
+    fn open(&self, key: &str) -> Option<std::fs::File> {
         let guard = self.channel.lock().ok()?;
         let channel = guard.as_ref()?;
         channel.send(&ToHako::CacheGet(key.into())).ok()?;
         match channel.recv_fd().ok()? {
-            Some((ToChild::CacheHit, Some(fd))) => {
-                let mut bytes = Vec::new();
-                std::fs::File::from(fd).read_to_end(&mut bytes).ok()?;
-                Some(bytes)
-            }
+            Some((ToChild::CacheHit, Some(fd))) => Some(std::fs::File::from(fd)),
             _ => None,
         }
     }
@@ -196,7 +192,8 @@ mod tests {
                 }
             }
         });
-        assert_eq!(cache.get("k1"), None);
+        let read = |file: std::fs::File| std::io::read_to_string(file).unwrap();
+        assert!(cache.open("k1").is_none());
         cache.put("k1", b"compiled");
         // The put is asynchronous: wait for the file.
         for _ in 0..200 {
@@ -205,7 +202,7 @@ mod tests {
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        assert_eq!(cache.get("k1").as_deref(), Some(&b"compiled"[..]));
+        assert_eq!(cache.open("k1").map(read).as_deref(), Some("compiled"));
         server.join().unwrap();
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(
