@@ -20,8 +20,9 @@
 //! writes them, so the file holds exactly what was mapped. Writable
 //! segments and the relocated data the loader made read-only afterwards
 //! (RELRO) are left alone, and so is an object whose loader patched its
-//! code (text relocations), the vDSO, and everything anonymous (the
-//! guest's code and memory).
+//! code (text relocations), the vDSO, everything anonymous (the guest's
+//! code and memory), and any page that `/proc/self/pagemap` shows is the
+//! process's own copy after all (a breakpoint, a uprobe).
 
 use std::ffi::c_void;
 
@@ -156,16 +157,70 @@ pub fn loaded_ranges() -> Vec<(usize, usize)> {
     ranges
 }
 
+/// Bits of a `/proc/<pid>/pagemap` entry.
+const PAGE_PRESENT: u64 = 1 << 63;
+const PAGE_SWAPPED: u64 = 1 << 62;
+const PAGE_FILE: u64 = 1 << 61;
+
+/// The runs of pages, from `start`, whose pagemap `entries` show no page
+/// of the process's own: pages that are the file's, or not mapped. A page
+/// of its own (present or swapped, not the file's) is one something
+/// wrote after all: a debugger's breakpoint, a uprobe, a library that
+/// patches code. Dropping it would undo that, so it stays.
+pub fn file_runs(start: usize, entries: &[u64], page: usize) -> Vec<(usize, usize)> {
+    let own = |e: u64| e & (PAGE_PRESENT | PAGE_SWAPPED) != 0 && e & PAGE_FILE == 0;
+    let mut runs = Vec::new();
+    let mut run_start = None;
+    for (i, &entry) in entries.iter().chain([&PAGE_PRESENT]).enumerate() {
+        let at = start + i * page;
+        match (own(entry) || i == entries.len(), run_start) {
+            (false, None) => run_start = Some(at),
+            (true, Some(s)) => {
+                runs.push((s, at));
+                run_start = None;
+            }
+            _ => {}
+        }
+    }
+    runs
+}
+
+/// The pagemap entries of `[start, end)`.
+fn pagemap(file: &std::fs::File, start: usize, end: usize, page: usize) -> Option<Vec<u64>> {
+    use std::os::unix::fs::FileExt;
+    let mut bytes = vec![0u8; (end - start) / page * 8];
+    file.read_exact_at(&mut bytes, (start / page * 8) as u64)
+        .ok()?;
+    Some(
+        bytes
+            .chunks_exact(8)
+            .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or_default()))
+            .collect(),
+    )
+}
+
 /// Drops this process's mappings of clean read-only and executable file
 /// pages (see the module). Call it single-threaded, right before guest
-/// code runs. Best effort: where the kernel refuses, nothing changes.
+/// code runs. Best effort: without /proc (whose pagemap tells the pages
+/// that are the file's), or where the kernel refuses, nothing changes.
 pub fn release() {
+    let Ok(map) = std::fs::File::open("/proc/self/pagemap") else {
+        return;
+    };
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
     for (start, end) in loaded_ranges() {
-        // SAFETY: the range is whole pages of a loaded object's segment
-        // that is never written (see `releasable`): MADV_DONTNEED only
-        // unmaps them from this process, and the next access reads the
-        // same bytes from the file.
-        unsafe { libc::madvise(start as *mut c_void, end - start, libc::MADV_DONTNEED) };
+        let Some(entries) = pagemap(&map, start, end, page) else {
+            continue;
+        };
+        for (from, to) in file_runs(start, &entries, page) {
+            // SAFETY: whole pages of a loaded object's segment that is
+            // never written (`releasable`) and holds no page of this
+            // process's own (`file_runs`): MADV_DONTNEED only unmaps them
+            // from this process, and the next access reads the same bytes
+            // from the file.
+            unsafe { libc::madvise(from as *mut c_void, to - from, libc::MADV_DONTNEED) };
+        }
     }
 }
 
@@ -227,6 +282,57 @@ mod tests {
         ];
         assert_eq!(releasable(0, &segments, 0x1000), vec![(0x4000, 0x5000)]);
         assert!(releasable(0, &segments[..1], 0x1000).is_empty());
+    }
+
+    #[test]
+    fn relro_is_kept_even_in_a_read_only_segment() {
+        let segments = [
+            seg(libc::PT_LOAD, RX, 0, 0x4000),
+            seg(libc::PT_LOAD, R, 0x4000, 0x4000),
+            seg(libc::PT_GNU_RELRO, R, 0x5000, 0x1000),
+        ];
+        assert_eq!(
+            releasable(0, &segments, 0x1000),
+            vec![(0, 0x4000), (0x4000, 0x5000), (0x6000, 0x8000)]
+        );
+    }
+
+    #[test]
+    fn text_relocations_are_found_in_the_dynamic_section() {
+        let plain: [[u64; 2]; 3] = [[1, 7], [DT_FLAGS as u64, 0x8], [0, 0]];
+        let textrel: [[u64; 2]; 3] = [[1, 7], [DT_TEXTREL as u64, 0], [0, 0]];
+        let flagged: [[u64; 2]; 2] = [[DT_FLAGS as u64, DF_TEXTREL | 0x8], [0, 0]];
+        // SAFETY: each array ends with DT_NULL.
+        unsafe {
+            assert!(!has_text_relocations(plain.as_ptr()));
+            assert!(has_text_relocations(textrel.as_ptr()));
+            assert!(has_text_relocations(flagged.as_ptr()));
+        }
+    }
+
+    /// Pages of the process's own (written, a breakpoint) split the runs;
+    /// unmapped pages do not.
+    #[test]
+    fn own_pages_stay() {
+        let file = PAGE_PRESENT | PAGE_FILE;
+        let own = PAGE_PRESENT;
+        let entries = [file, 0, own, file, PAGE_SWAPPED, file, file];
+        assert_eq!(
+            file_runs(0x1000, &entries, 0x1000),
+            vec![(0x1000, 0x3000), (0x4000, 0x5000), (0x6000, 0x8000)]
+        );
+        assert!(file_runs(0, &[own], 0x1000).is_empty());
+        assert_eq!(file_runs(0, &[0, 0], 0x1000), vec![(0, 0x2000)]);
+    }
+
+    #[test]
+    fn the_vdso_is_never_released() {
+        // SAFETY: getauxval only reads the auxiliary vector.
+        let vdso = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) } as usize;
+        assert_ne!(vdso, 0);
+        assert!(loaded_ranges()
+            .iter()
+            .all(|&(s, e)| !(s..e).contains(&vdso)));
     }
 
     /// This test process's own code is among the ranges, its writable
