@@ -20,11 +20,17 @@ pub struct Artifact {
 }
 
 impl Artifact {
-    /// Maps `file` whole. Only hako writes the cache, and only by renaming
-    /// a complete new file into place, so the bytes do not change under
-    /// the mapping.
+    /// Maps `file` whole; anything but a regular file is refused. Only
+    /// hako writes the cache, and only by renaming a complete new file
+    /// into place, so the bytes do not change under the mapping (a file
+    /// cut short in place by someone else would end the process with
+    /// SIGBUS while the engine reads it).
     pub fn map(file: &std::fs::File) -> std::io::Result<Artifact> {
-        let len = usize::try_from(file.metadata()?.len())
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let len = usize::try_from(meta.len())
             .map_err(|_| std::io::Error::from_raw_os_error(libc::EFBIG))?;
         if len == 0 {
             return Ok(Artifact {

@@ -656,6 +656,13 @@ fn compiled_modules_are_cached_outside_the_container() {
             fds.iter().all(|f| !f.starts_with(&dir)),
             "{engine}: init holds a descriptor of the cache: {fds:?}"
         );
+        // The artifact was mapped to be loaded, and unmapped before the
+        // guest ran.
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+        assert!(
+            !maps.contains(&dir.display().to_string()),
+            "{engine}: init still maps a file of the cache:\n{maps}"
+        );
         let ls = h.run(&["exec", &id, "/bin/ls", &dir.display().to_string()]);
         assert_ne!(ls.code, 0, "{engine}: the cache is visible: {ls:?}");
         assert!(ls.stderr.contains("No such file"), "{engine}: {ls:?}");

@@ -11,7 +11,7 @@
 
 use std::io::{Read, Seek, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -50,9 +50,17 @@ pub fn valid_key(key: &str) -> bool {
 
 /// hako's side: answers a `CacheGet`.
 pub fn serve_get(dir: Option<&Path>, key: &str, channel: &HakoEnd) -> Result<()> {
+    // Never through a link, and only a regular file.
     let file = dir
         .filter(|_| valid_key(key))
-        .and_then(|d| std::fs::File::open(d.join(key)).ok());
+        .and_then(|d| {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(d.join(key))
+                .ok()
+        })
+        .filter(|f| f.metadata().is_ok_and(|m| m.is_file()));
     match file {
         Some(f) => {
             tracing::debug!("module cache hit for {key}");
@@ -183,7 +191,7 @@ mod tests {
         let server = std::thread::spawn({
             let dir = dir.clone();
             move || {
-                for _ in 0..3 {
+                for _ in 0..5 {
                     match hako_end.recv_fd().unwrap().unwrap() {
                         (ToHako::CacheGet(k), _) => serve_get(Some(&dir), &k, &hako_end).unwrap(),
                         (ToHako::CachePut(k), Some(fd)) => serve_put(Some(&dir), &k, fd),
@@ -203,6 +211,11 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         assert_eq!(cache.open("k1").map(read).as_deref(), Some("compiled"));
+        // A link, even to a stored artifact, and a directory are misses.
+        std::os::unix::fs::symlink(dir.join("k1"), dir.join("link")).unwrap();
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        assert!(cache.open("link").is_none());
+        assert!(cache.open("sub").is_none());
         server.join().unwrap();
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(
