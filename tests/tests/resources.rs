@@ -166,3 +166,40 @@ fn hugetlb_limits_are_enforced() {
     );
     assert!(out.stderr.contains("No space left on device"), "{out:?}");
 }
+
+/// `cpu.cpus` confines init and every process exec'd later. hako forks
+/// an exec'd process straight into a cgroup v2 directory where it can
+/// (no `cgroup.procs` move): the cpuset must apply to it all the same,
+/// not the CPUs of hako that forked it.
+#[test]
+fn a_cpuset_confines_init_and_exec() {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert!(
+        cpus >= 2,
+        "a cpuset needs at least 2 CPUs to be tested, this machine has {cpus}"
+    );
+    let allowed = |status: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| panic!("no Cpus_allowed_list in {status}"))
+    };
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    assert_ne!(
+        allowed(&own),
+        "1",
+        "the test itself must not run on CPU 1 alone"
+    );
+    let h = Hako::new();
+    let mut b = Bundle::busybox(&["sleep", "1000"]);
+    b.edit(|s| s["linux"]["resources"] = json!({"cpu": {"cpus": "1"}}));
+    let id = unique_id("cpuset");
+    h.run(&["run", "-d", "--bundle", &b.arg(), &id]).ok();
+    let init = std::fs::read_to_string(format!("/proc/{}/status", h.pid(&id))).unwrap();
+    assert_eq!(allowed(&init), "1", "init");
+    let out = h.run(&["exec", &id, "cat", "/proc/self/status"]).ok();
+    assert_eq!(allowed(&out.stdout), "1", "the exec'd process");
+    h.run(&["delete", "--force", &id]).ok();
+    h.assert_gone(&id, &b, None);
+}

@@ -202,7 +202,16 @@ impl CgroupSet {
             let written = match (written, &step.fallback) {
                 // A v1 `tasks` file this user may not write (a delegation
                 // of cgroup.procs alone): the process-wide move instead.
-                (Err(_), Some(procs)) => super::file::write(procs, &pid).map_err(|e| (e, procs)),
+                // Any other error (an empty cpuset, a full pids limit) is
+                // the move's own and is reported as it is.
+                (Err(e), Some(procs))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::NotFound
+                    ) =>
+                {
+                    super::file::write(procs, &pid).map_err(|e| (e, procs))
+                }
                 (other, _) => other.map_err(|e| (e, &step.file)),
             };
             if let Err((e, file)) = written {
@@ -474,15 +483,21 @@ mod tests {
             std::fs::read_to_string(set.dirs[1].path.join("tasks")).unwrap(),
             "0"
         );
-        // A `tasks` file that refuses: the process moves whole.
-        std::fs::remove_file(set.dirs[0].path.join("tasks")).unwrap();
-        std::fs::create_dir(set.dirs[0].path.join("tasks")).unwrap();
+        // A `tasks` file that is not there: the process moves whole.
+        let tasks = set.dirs[0].path.join("tasks");
+        std::fs::remove_file(&tasks).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/tasks", &tasks).unwrap();
         set.join_self(true).unwrap();
         assert_eq!(
             std::fs::read_to_string(set.dirs[0].path.join("cgroup.procs")).unwrap(),
             std::process::id().to_string()
         );
-        std::fs::remove_dir(set.dirs[0].path.join("tasks")).unwrap();
+        std::fs::remove_file(&tasks).unwrap();
+        // Any other refusal is the move's own, and names `tasks`.
+        std::fs::create_dir(&tasks).unwrap();
+        let err = set.join_self(true).unwrap_err().to_string();
+        assert!(err.contains(&tasks.display().to_string()), "{err}");
+        std::fs::remove_dir(&tasks).unwrap();
         std::fs::write(set.dirs[2].path.join("cgroup.procs"), "7\n8\n").unwrap();
         std::fs::create_dir(set.dirs[2].path.join("sub")).unwrap();
         std::fs::write(set.dirs[2].path.join("sub/cgroup.procs"), "9\n").unwrap();

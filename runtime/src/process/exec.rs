@@ -29,6 +29,7 @@ use crate::cgroups::CgroupSet;
 use crate::error::{Context, Error, Result};
 use crate::namespaces::plan::{flag, proc_name};
 use crate::syscall::Syscall;
+use crate::tuning::cpu_affinity::AffinityPlan;
 
 /// What the forked processes need.
 #[derive(Debug)]
@@ -84,13 +85,7 @@ fn namespaces_to_join(pid: i32) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>> {
 pub fn launch(cfg: &ExecConfig) -> Result<i32> {
     let namespaces = namespaces_to_join(cfg.init_pid)?;
     let (parent, child) = channel::pair()?;
-    // Forked straight into the cgroup v2 directory (no threadgroup lock,
-    // see `clone_into`), unless an initial CPU affinity must be set
-    // before the process joins.
-    let target = match cfg.plan.exec_affinity {
-        None => cfg.cgroups.fork_target(),
-        Some(_) => None,
-    };
+    let target = fork_target(&cfg.cgroups, cfg.plan.exec_affinity.as_ref());
     // SAFETY: hako is single-threaded here.
     let (forked, in_cgroup) = unsafe { super::clone_into::fork_into(target) };
     match forked.ctx(|| "forking the exec intermediate".into())? {
@@ -113,6 +108,19 @@ pub fn launch(cfg: &ExecConfig) -> Result<i32> {
                 }
             }
         }
+    }
+}
+
+/// Where the exec intermediate is forked straight into (no threadgroup
+/// lock, see `clone_into`): the cgroup v2 directory, unless an initial
+/// CPU affinity must be set before the process joins.
+fn fork_target<'a>(
+    cgroups: &'a CgroupSet,
+    affinity: Option<&AffinityPlan>,
+) -> Option<&'a std::path::Path> {
+    match affinity.and_then(|a| a.initial.as_ref()) {
+        Some(_) => None,
+        None => cgroups.fork_target(),
     }
 }
 
@@ -270,6 +278,29 @@ mod tests {
                 CloneFlags::CLONE_NEWNS,
             ]
         );
+    }
+
+    /// An initial CPU affinity comes before the cgroup: no fork into it
+    /// then; a final one is set after joining, as is the cgroup's.
+    #[test]
+    fn the_exec_intermediate_forks_into_v2_unless_an_initial_affinity_comes_first() {
+        use crate::cgroups::hierarchy::Version;
+        use crate::cgroups::set::CgroupDir;
+        let v2 = CgroupSet {
+            dirs: vec![CgroupDir {
+                version: Version::V2,
+                controllers: vec![],
+                mount_point: "/sys/fs/cgroup".into(),
+                path: "/sys/fs/cgroup/hako/c1".into(),
+            }],
+            systemd: None,
+        };
+        let dir = Some(std::path::Path::new("/sys/fs/cgroup/hako/c1"));
+        let affinity =
+            |initial: Option<Vec<usize>>, last: Option<Vec<usize>>| AffinityPlan { initial, last };
+        assert_eq!(fork_target(&v2, None), dir);
+        assert_eq!(fork_target(&v2, Some(&affinity(None, Some(vec![0])))), dir);
+        assert_eq!(fork_target(&v2, Some(&affinity(Some(vec![0]), None))), None);
     }
 
     /// The exec intermediate, before it forks the exec process: hako's

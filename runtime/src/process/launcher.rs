@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! hako create ──fork──▶ intermediate ──fork──▶ init (pid 1 of the container)
-//!      (into the cgroup on pure v2, else it joins)
+//!      (into the v2 directory without a systemd unit; v1: 0 to tasks)
 //!      │  ◀─ MapIds ──────  │ (new user namespace)       │
 //!      │  ── IdsMapped ──▶  │                            │
 //!      │  ◀─ InitPid(n) ──  │ exits                      │
