@@ -46,12 +46,13 @@ invoke() {
     fi
 }
 
+# bin_of RUNTIME: the binary to start for it.
+bin_of() {
+    if [ "$1" = hako ]; then echo "$HAKO_BIN"; else echo "$1"; fi
+}
+
 command_of() {
-    case "$1" in
-    hako) echo "$HAKO_BIN --root $work/hako run --bundle $bundle b-$2" ;;
-    crun) echo "crun --root $work/crun run --bundle $bundle b-$2" ;;
-    runc) echo "runc --root $work/runc run --bundle $bundle b-$2" ;;
-    esac
+    echo "$(bin_of "$1") --root $work/$1 run --bundle $bundle b-$2"
 }
 
 # One lifecycle; prints "RUNTIME wall user sys".
@@ -103,25 +104,19 @@ mkdir -p "$sleeper"
 jq --arg r "$bundle/rootfs" '.root.path = $r | .process.args = ["/bin/busybox", "sleep", "1000"]' "$bundle/config.json" >"$sleeper/config.json"
 # remove_sleepers: deletes them (also when the bench stops on an error).
 remove_sleepers() {
-    local rt rt_bin
+    local rt
     for rt in "${runtimes[@]}"; do
-        rt_bin=$rt
-        [ "$rt" = hako ] && rt_bin=$HAKO_BIN
-        invoke "$rt_bin" --root "$work/$rt" delete --force "x-$rt" >/dev/null 2>&1
+        invoke "$(bin_of "$rt")" --root "$work/$rt" delete --force "x-$rt" >/dev/null 2>&1
     done
     return 0
 }
 trap 'remove_sleepers; rm -rf "$work"' EXIT
 exec_once() {
-    local bin=$1
-    [ "$1" = hako ] && bin=$HAKO_BIN
     sleep "$PAUSE"
-    echo "$1 $(timed invoke "$bin" --root "$work/$1" exec "x-$1" /bin/true)"
+    echo "$1 $(timed invoke "$(bin_of "$1")" --root "$work/$1" exec "x-$1" /bin/true)"
 }
 for rt in "${runtimes[@]}"; do
-    rt_bin=$rt
-    [ "$rt" = hako ] && rt_bin=$HAKO_BIN
-    invoke "$rt_bin" --root "$work/$rt" run -d --bundle "$sleeper" "x-$rt" >/dev/null </dev/null ||
+    invoke "$(bin_of "$rt")" --root "$work/$rt" run -d --bundle "$sleeper" "x-$rt" >/dev/null </dev/null ||
         die "$rt: could not start the container to exec into"
     exec_once "$rt" >/dev/null
 done
@@ -141,8 +136,7 @@ echo
 echo "peak RSS, MB (median of 5):"
 printf '%-6s %8s %8s %8s\n' "" create state run
 for rt in "${runtimes[@]}"; do
-    rt_bin=$rt
-    [ "$rt" = hako ] && rt_bin=$HAKO_BIN
+    rt_bin=$(bin_of "$rt")
     for step in create state run; do
         for i in 1 2 3 4 5; do
             id="m-$step-$i"

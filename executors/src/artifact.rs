@@ -79,6 +79,18 @@ impl Drop for Artifact {
     }
 }
 
+/// An artifact held in memory as a file, the way a cache hands it out:
+/// a temporary file holding `bytes`, positioned at its start (for the
+/// in-memory caches of tests).
+#[cfg(any(test, feature = "testing"))]
+pub fn file_of(bytes: &[u8]) -> std::io::Result<std::fs::File> {
+    use std::io::{Seek, Write};
+    let mut file = tempfile::tempfile()?;
+    file.write_all(bytes)?;
+    file.rewind()?;
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

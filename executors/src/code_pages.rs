@@ -171,9 +171,10 @@ pub fn file_runs(start: usize, entries: &[u64], page: usize) -> Vec<(usize, usiz
     let own = |e: u64| e & (PAGE_PRESENT | PAGE_SWAPPED) != 0 && e & PAGE_FILE == 0;
     let mut runs = Vec::new();
     let mut run_start = None;
+    // A page of its own past the end closes the last run.
     for (i, &entry) in entries.iter().chain([&PAGE_PRESENT]).enumerate() {
         let at = start + i * page;
-        match (own(entry) || i == entries.len(), run_start) {
+        match (own(entry), run_start) {
             (false, None) => run_start = Some(at),
             (true, Some(s)) => {
                 runs.push((s, at));

@@ -138,10 +138,7 @@ mod tests {
     struct Map(RefCell<HashMap<String, Vec<u8>>>);
     impl ArtifactCache for Map {
         fn open(&self, key: &str) -> Option<std::fs::File> {
-            let mut file = tempfile::tempfile().unwrap();
-            std::io::Write::write_all(&mut file, self.0.borrow().get(key)?).unwrap();
-            std::io::Seek::rewind(&mut file).unwrap();
-            Some(file)
+            Some(crate::artifact::file_of(self.0.borrow().get(key)?).unwrap())
         }
         fn put(&self, key: &str, artifact: &[u8]) {
             self.0.borrow_mut().insert(key.into(), artifact.to_vec());

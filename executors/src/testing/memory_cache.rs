@@ -58,10 +58,7 @@ impl ArtifactCache for MemoryCache {
         let map = self.map.borrow();
         let found = map.get(key)?;
         self.hits.set(self.hits.get() + 1);
-        let mut file = tempfile::tempfile().ok()?;
-        std::io::Write::write_all(&mut file, found).ok()?;
-        std::io::Seek::rewind(&mut file).ok()?;
-        Some(file)
+        crate::artifact::file_of(found).ok()
     }
 
     fn put(&self, key: &str, artifact: &[u8]) {

@@ -37,10 +37,8 @@ pub struct CgroupDir {
 /// moves whole.
 #[derive(Debug, PartialEq, Eq)]
 pub struct JoinPlan {
-    /// The file written.
+    /// The file `0` (the writer itself) is written to.
     pub file: PathBuf,
-    /// What is written: `0`, the writer itself.
-    pub value: &'static str,
     /// Where the process moves whole, with its pid, if `file` refuses.
     pub fallback: Option<PathBuf>,
 }
@@ -198,7 +196,7 @@ impl CgroupSet {
     pub fn join_self(&self, v2_joined: bool) -> Result<()> {
         let pid = std::process::id().to_string();
         for step in self.join_plan(v2_joined) {
-            let written = super::file::write(&step.file, step.value);
+            let written = super::file::write(&step.file, "0");
             let written = match (written, &step.fallback) {
                 // A v1 `tasks` file this user may not write (a delegation
                 // of cgroup.procs alone): the process-wide move instead.
@@ -229,13 +227,11 @@ impl CgroupSet {
             .filter_map(|dir| match dir.version {
                 Version::V1 => Some(JoinPlan {
                     file: dir.path.join("tasks"),
-                    value: "0",
                     fallback: Some(dir.path.join("cgroup.procs")),
                 }),
                 Version::V2 if v2_joined => None,
                 Version::V2 => Some(JoinPlan {
                     file: dir.path.join("cgroup.procs"),
-                    value: "0",
                     fallback: None,
                 }),
             })
@@ -452,12 +448,10 @@ mod tests {
         let dir = |name: &str| tmp.path().join(name).join("hako/c1");
         let v1 = |name: &str| JoinPlan {
             file: dir(name).join("tasks"),
-            value: "0",
             fallback: Some(dir(name).join("cgroup.procs")),
         };
         let v2 = JoinPlan {
             file: dir("unified").join("cgroup.procs"),
-            value: "0",
             fallback: None,
         };
         assert_eq!(set.join_plan(true), vec![v1("memory"), v1("pids")]);
