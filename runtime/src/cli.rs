@@ -360,7 +360,10 @@ mod tests {
             ("state", "Output the state of a container"),
             ("run", "Create and start a container"),
             ("exec", "Run a new process in a running container"),
-            ("checkpoint", "Checkpoint a container: refused, hako has no CRIU support"),
+            (
+                "checkpoint",
+                "Checkpoint a container: refused, hako has no CRIU support",
+            ),
         ] {
             let help = Cli::command()
                 .try_get_matches_from(["hako", name, "--help"])
