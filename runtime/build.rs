@@ -17,76 +17,11 @@ fn main() {
     println!("cargo:rerun-if-changed=../.git/logs/HEAD");
     wasmedge_link_args();
     pack_relative_relocs();
-    text_layout();
+    text_layout("bins");
 }
 
-/// The text layout made by `scripts/text-layout.sh` (`text-layout.order`):
-/// the functions lifecycle commands run, placed together at the start of
-/// `.text`. A fault maps up to 16 pages around the one it needs
-/// (fault-around), so code scattered over a 5 MB `.text` costs far more
-/// resident memory and faults than the code that runs. Names the file
-/// lists but the build lacks (another compiler, other features) are
-/// skipped: a stale layout costs speed, never correctness. Only given to
-/// a linker that takes `--symbol-ordering-file` (lld, Rust's default on
-/// x86_64 Linux since 1.90).
-fn text_layout() {
-    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let order = std::path::Path::new(&dir).join("text-layout.order");
-    println!("cargo:rerun-if-changed={}", order.display());
-    if !order.is_file() {
-        return;
-    }
-    if !linker_orders_symbols() {
-        println!("cargo:warning=the linker does not take --symbol-ordering-file: hako is linked without its text layout");
-        return;
-    }
-    println!(
-        "cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={}",
-        order.display()
-    );
-    println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
-}
-
-/// Whether the linker rustc uses for this target takes
-/// `--symbol-ordering-file`: links an empty program with it, through the
-/// same rustc, linker and flags as the real build.
-fn linker_orders_symbols() -> bool {
-    let Some(out) = std::env::var_os("OUT_DIR").map(std::path::PathBuf::from) else {
-        return false;
-    };
-    let src = out.join("order-probe.rs");
-    let order = out.join("order-probe.order");
-    if std::fs::write(&src, "fn main() {}\n").is_err() || std::fs::write(&order, "main\n").is_err()
-    {
-        return false;
-    }
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let mut probe = Command::new(rustc);
-    probe
-        .arg("--crate-type=bin")
-        .arg("--crate-name=order_probe")
-        .arg("-o")
-        .arg(out.join("order-probe"))
-        .arg("-C")
-        .arg(format!(
-            "link-arg=-Wl,--symbol-ordering-file={}",
-            order.display()
-        ));
-    if let Ok(target) = std::env::var("TARGET") {
-        probe.arg("--target").arg(target);
-    }
-    if let Ok(linker) = std::env::var("RUSTC_LINKER") {
-        probe.arg("-C").arg(format!("linker={linker}"));
-    }
-    let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
-    probe.args(flags.split('\x1f').filter(|f| !f.is_empty()));
-    probe
-        .arg(&src)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
+// `text_layout`: shared with the engine plugins' build scripts.
+include!("../scripts/text-layout/linker.rs");
 
 /// Relative relocations packed (DT_RELR): the loader reads a few
 /// kilobytes instead of a 270 KB table at every start. The binary then

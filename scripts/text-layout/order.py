@@ -2,7 +2,7 @@
 """Writes the text layout: the functions each group of commands ran, group
 by group, as lld's --symbol-ordering-file.
 
-    order.py --groups G1,G2,... --instrumented BIN DIR... [--paged BIN PAGES_DIR]
+    order.py --groups G1,G2,... [--instrumented BIN DIR...] [--paged BIN PAGES_DIR]
 
 BIN after --instrumented is the coverage build; each DIR holds G.map
 files (scripts/text-layout/cov.c: one 8-byte address per function that
@@ -104,12 +104,14 @@ def paged(binary, pages_file, outside):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--groups", required=True)
-    ap.add_argument("--instrumented", nargs="+", required=True, metavar=("BIN", "DIR"))
+    ap.add_argument("--instrumented", nargs="+", metavar=("BIN", "DIR"))
     ap.add_argument("--paged", nargs=2, metavar=("BIN", "PAGES_DIR"))
     args = ap.parse_args()
     groups = args.groups.split(",")
-    binary, dirs = args.instrumented[0], args.instrumented[1:]
-    if not dirs:
+    if not args.instrumented and not args.paged:
+        sys.exit("error: give --instrumented, --paged or both")
+    binary, dirs = (args.instrumented[0], args.instrumented[1:]) if args.instrumented else (None, [])
+    if args.instrumented and not dirs:
         sys.exit("error: --instrumented: no profile directory")
     exact = {}
     for group in groups:
@@ -117,7 +119,7 @@ def main():
         for path in maps:
             if not os.path.exists(path):
                 sys.exit(f"error: {path}: missing")
-        exact[group] = covered(binary, maps)
+        exact[group] = covered(binary, maps) if maps else {}
         if len(dirs) > 1:
             each = ", ".join(f"{len(covered(binary, [m]))} in {m}" for m in maps)
             print(f"{group}: {each}", file=sys.stderr)

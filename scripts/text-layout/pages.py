@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Page-cache residency of a file, for a page-level text profile.
 
-    pages.py evict FILE      drop FILE's pages from the page cache
-    pages.py resident FILE   print the index of every resident 4 KiB page
+    pages.py evict FILE       drop FILE's pages from the page cache
+    pages.py resident FILE    print the index of every resident 4 KiB page
+    pages.py mapped PID FILE  the same for the pages of FILE that process
+                              PID has mapped (/proc/PID/pagemap)
 
 On a file system whose read-ahead is off, after an eviction, the resident
 pages are exactly those some process touched (a fault reads one page, and
@@ -11,6 +13,7 @@ fault-around only maps pages already cached).
 import ctypes
 import mmap
 import os
+import struct
 import sys
 
 
@@ -48,7 +51,29 @@ def resident(path):
             print(i)
 
 
+def mapped(pid, path):
+    real = os.path.realpath(path)
+    found = set()
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/pagemap", "rb") as pagemap:
+        for line in maps:
+            fields = line.split(maxsplit=5)
+            if len(fields) < 6 or fields[5].strip() != real:
+                continue
+            lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            offset = int(fields[2], 16)
+            for addr in range(lo, hi, 4096):
+                pagemap.seek(addr // 4096 * 8)
+                (entry,) = struct.unpack("<Q", pagemap.read(8))
+                if entry >> 63:  # present
+                    found.add((offset + addr - lo) // 4096)
+    for page in sorted(found):
+        print(page)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("evict", "resident"):
+    if len(sys.argv) == 4 and sys.argv[1] == "mapped":
+        mapped(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 3 and sys.argv[1] in ("evict", "resident"):
+        {"evict": evict, "resident": resident}[sys.argv[1]](sys.argv[2])
+    else:
         sys.exit(__doc__)
-    {"evict": evict, "resident": resident}[sys.argv[1]](sys.argv[2])

@@ -1,0 +1,7 @@
+//! Links the plugin with its text layout, when it has one.
+
+include!("../scripts/text-layout/linker.rs");
+
+fn main() {
+    text_layout("cdylib");
+}
