@@ -38,7 +38,11 @@ use_vm=0 only=''
 while [ $# -gt 0 ]; do
     case "$1" in
         --vm) use_vm=1 ;;
-        --only) only="${2:-}"; shift ;;
+        --only)
+            [ $# -ge 2 ] || die "usage: scripts/text-layout.sh [--vm] [--only hako|plugins]"
+            only="$2"
+            shift
+            ;;
         *) die "usage: scripts/text-layout.sh [--vm] [--only hako|plugins]" ;;
     esac
     shift
@@ -53,8 +57,26 @@ order="$HAKO_REPO/runtime/text-layout.order"
 groups=common,lifecycle,exec,wasm,manage
 work="$(mktemp -d /tmp/hako-text-layout.XXXXXX)"
 mnt="$work/mnt"
+# The committed order files, put back unless the run finishes: a
+# half-made layout must not be left in the tree.
+orders=("$order" "$HAKO_REPO"/executor-wasmtime/text-layout.order "$HAKO_REPO"/executor-wasmer/text-layout.order)
+mkdir -p "$work/saved"
+for f in "${orders[@]}"; do [ ! -f "$f" ] || cp "$f" "$work/saved/$(echo "$f" | tr / _)"; done
+finished=0
 cleanup() {
+    local root id f
+    for root in "$work"/*-root "$work"/root; do
+        [ -d "$root" ] || continue
+        for id in $("$mnt/hako" --root "$root" list -q 2>/dev/null); do
+            "$mnt/hako" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+        done
+    done
     if mountpoint -q "$mnt"; then umount "$mnt"; fi
+    if [ "$finished" != 1 ]; then
+        for f in "${orders[@]}"; do
+            if [ -f "$work/saved/$(echo "$f" | tr / _)" ]; then cp "$work/saved/$(echo "$f" | tr / _)" "$f"; fi
+        done
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -129,7 +151,8 @@ JOB
     cp "$plain_dir/hako" "$plain_dir"/libhako_executor_*.so "$mnt/"
     LAYOUT_PAGES=1 "$here/workload.sh" "$mnt/hako" "$work/pages"
     python3 "$here/order.py" --groups "$groups" --instrumented "$covered/hako" "${profiles[@]}" \
-        --paged "$mnt/hako" "$work/pages" >"$order"
+        --paged "$mnt/hako" "$work/pages" >"$work/hako.order"
+    mv "$work/hako.order" "$order"
     log "wrote $order ($(wc -l <"$order") functions)"
 }
 
@@ -157,9 +180,15 @@ layout_plugin() {
 
     cp "$work/$engine-sleep.json" "$dir/config.json"
     "$here/pages.py" evict "$plugin"
-    HAKO_MODULE_CACHE="$cache" "${h[@]}" run -d --bundle "$dir" "$engine-idle" >/dev/null </dev/null
-    sleep 2
+    HAKO_MODULE_CACHE="$cache" "${h[@]}" run -d --bundle "$dir" "$engine-idle" >/dev/null 2>"$work/$engine-idle.err" </dev/null
     pid="$("${h[@]}" state "$engine-idle" | jq -r .pid)"
+    # Idle: hello has said its last line and sleeps (state S).
+    local tries=0
+    until grep -q 'hello stderr' "$work/$engine-idle.err" && [ "$(awk '/^State:/ { print $2 }' "/proc/$pid/status")" = S ]; do
+        tries=$((tries + 1))
+        [ "$tries" -lt 100 ] || die "$engine: the idle guest never went to sleep"
+        sleep 0.1
+    done
     "$here/pages.py" mapped "$pid" "$plugin" >"$dir/pages/idle.pages"
     "${h[@]}" delete --force "$engine-idle"
 
@@ -167,8 +196,8 @@ layout_plugin() {
     "$here/pages.py" evict "$plugin"
     HAKO_MODULE_CACHE="$cache" "${h[@]}" run --bundle "$dir" "$engine-run" >/dev/null 2>&1
     "$here/pages.py" resident "$plugin" >"$dir/pages/run.pages"
-    python3 "$here/order.py" --groups idle,run --paged "$plugin" "$dir/pages" \
-        >"$HAKO_REPO/executor-$engine/text-layout.order"
+    python3 "$here/order.py" --groups idle,run --paged "$plugin" "$dir/pages" >"$work/$engine.order"
+    mv "$work/$engine.order" "$HAKO_REPO/executor-$engine/text-layout.order"
     log "wrote executor-$engine/text-layout.order ($(wc -l <"$HAKO_REPO/executor-$engine/text-layout.order") functions)"
 }
 
@@ -178,3 +207,4 @@ if [ "$only" != hako ]; then
 fi
 log "final build with the new layouts"
 build_hako
+finished=1

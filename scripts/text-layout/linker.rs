@@ -22,14 +22,20 @@ fn text_layout(targets: &str) {
     }
     println!("cargo:rerun-if-changed={}", order.display());
     if !linker_orders_symbols() {
-        println!("cargo:warning=the linker does not take --symbol-ordering-file: linking without the text layout");
+        let target = std::env::var("TARGET").unwrap_or_default();
+        println!(
+            "cargo:warning=the linker for {target} does not take --symbol-ordering-file: linking without the text layout"
+        );
         return;
     }
+    // -Xlinker, not -Wl,: the path may hold a comma.
+    println!("cargo:rustc-link-arg-{targets}=-Xlinker");
     println!(
-        "cargo:rustc-link-arg-{targets}=-Wl,--symbol-ordering-file={}",
+        "cargo:rustc-link-arg-{targets}=--symbol-ordering-file={}",
         order.display()
     );
-    println!("cargo:rustc-link-arg-{targets}=-Wl,--no-warn-symbol-ordering");
+    println!("cargo:rustc-link-arg-{targets}=-Xlinker");
+    println!("cargo:rustc-link-arg-{targets}=--no-warn-symbol-ordering");
 }
 
 /// Whether the linker rustc uses for this target takes

@@ -17,12 +17,15 @@ keeps each crate's code together.
 """
 import argparse
 import bisect
+import functools
+import mmap
 import os
 import struct
 import subprocess
 import sys
 
 
+@functools.lru_cache(maxsize=None)
 def functions(binary):
     """(start, end, name) of every function symbol, sorted by start."""
     out = subprocess.run(["nm", "-S", "--defined-only", binary], capture_output=True, text=True, check=True).stdout
@@ -33,7 +36,7 @@ def functions(binary):
             start, size = int(p[0], 16), int(p[1], 16)
             syms.append((start, start + max(size, 1), p[3]))
     syms.sort()
-    return syms
+    return tuple(syms)
 
 
 def text_segments(binary):
@@ -84,19 +87,19 @@ def paged(binary, pages_file, outside):
     for line in open(pages_file):
         if not line.strip():
             continue
-        off = int(line) * 4096
+        off = int(line) * mmap.PAGESIZE
         for fo, va, size in segs:
-            lo, hi = max(off, fo), min(off + 4096, fo + size)
+            lo, hi = max(off, fo), min(off + mmap.PAGESIZE, fo + size)
             if lo < hi:
                 ranges.append((lo - fo + va, hi - fo + va))
     ranges.sort()
     lows = [r[0] for r in ranges]
     found = {}
     for start, end, name in syms:
+        # The last touched range that starts before the function ends; the
+        # ranges do not overlap, so no earlier one can reach further.
         i = bisect.bisect_left(lows, end) - 1
         if i >= 0 and ranges[i][1] > start:
-            found[name] = start
-        elif i >= 1 and ranges[i - 1][1] > start:
             found[name] = start
     return found
 
@@ -120,6 +123,8 @@ def main():
             if not os.path.exists(path):
                 sys.exit(f"error: {path}: missing")
         exact[group] = covered(binary, maps) if maps else {}
+        if maps and not exact[group]:
+            sys.exit(f"error: group {group}: no function recorded in {', '.join(maps)}")
         if len(dirs) > 1:
             each = ", ".join(f"{len(covered(binary, [m]))} in {m}" for m in maps)
             print(f"{group}: {each}", file=sys.stderr)
@@ -132,11 +137,18 @@ def main():
         # function the coverage build inlined where the plain one calls it.
         spans = [(start, end) for start, end, name in functions(args.paged[0]) if name in everything]
         region = (min(s for s, _ in spans), max(e for _, e in spans)) if spans else (0, 0)
+        # Laid out, they fill their span (alignment aside); scattered, the
+        # plain build was linked without the layout and the span is .text.
+        if spans and region[1] - region[0] > 2 * sum(e - s for s, e in spans) + (1 << 16):
+            sys.exit(f"error: {args.paged[0]}: the coverage layout was not applied (its functions span "
+                     f"{(region[1] - region[0]) >> 10} KiB)")
         for group in groups:
             pages = os.path.join(args.paged[1], group + ".pages")
             if not os.path.exists(pages):
                 sys.exit(f"error: {pages}: missing")
             extra[group] = {n: a for n, a in paged(args.paged[0], pages, region).items() if n not in everything}
+            if not exact[group] and not extra[group]:
+                sys.exit(f"error: group {group}: no page touched in {pages}")
     placed = set()
     for group in groups:
         for chosen in (exact[group], extra[group]):

@@ -12,7 +12,7 @@
 # back are appended to OUT/GROUP.pages (pages.py; HAKO must be on a file
 # system with read-ahead off). HAKO_EXAMPLES (default examples/out) holds
 # hello.wasm. Every container is removed at the end.
-set -uo pipefail
+set -euo pipefail
 hako="$1" out="$2"
 flags=()
 [ -z "${3:-}" ] || flags=("$3")
@@ -62,7 +62,7 @@ group() {
 for i in 1 2; do
     # What every command runs: arguments, logging, the state directory.
     group common
-    h state "none$i" 2>/dev/null
+    if h state "none$i" 2>/dev/null; then echo "error: state of a missing container succeeded" >&2; exit 1; fi
     "$hako" --version >/dev/null
     h list >/dev/null
 
@@ -97,6 +97,6 @@ for i in 1 2; do
     h features >/dev/null
 
     group wasm
-    for e in "${engines[@]}"; do h run --bundle "$work/$e" "w$e$i" >/dev/null 2>&1; done
+    for e in "${engines[@]}"; do h run --bundle "$work/$e" "w$e$i" >/dev/null 2>"$work/stderr"; done
 done
 group end
