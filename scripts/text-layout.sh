@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Remakes the text layouts: runtime/text-layout.order, the functions
 # hako's commands run, group by group, and executor-{wasmtime,wasmer}/
-# text-layout.order, the plugins' functions an idle guest runs, then the
-# rest of a cached run. The build scripts give them to the linker so that
+# text-layout.order, the plugins' functions on the code pages an idle
+# guest maps, then the rest of what a cached run touches. The build scripts give them to the linker so that
 # those functions sit together at the start of .text (docs/architecture.md,
 # "Text layout").
 #
@@ -26,11 +26,12 @@
 # touched.
 #
 # Run it as root after changes that move a lot of code, and commit the
-# order file. It must be made by the compiler and the build command CI
+# order files. It must be made by the compiler and the build command CI
 # uses (scripts/lib.sh's build_hako): a symbol's name carries its crate's
 # features and the compiler version, and names the build lacks are
-# skipped. Takes 15-30 minutes (the coverage build is a separate target
-# directory under /var/cache/hako).
+# skipped. Takes about 5 minutes with --vm once its caches are warm; the
+# first coverage build (its own target directory under /var/cache/hako)
+# adds about 5 more.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
@@ -60,8 +61,9 @@ mnt="$work/mnt"
 # The committed order files, put back unless the run finishes: a
 # half-made layout must not be left in the tree.
 orders=("$order" "$HAKO_REPO"/executor-wasmtime/text-layout.order "$HAKO_REPO"/executor-wasmer/text-layout.order)
+saved() { echo "$work/saved/$(echo "$1" | tr / _)"; }
 mkdir -p "$work/saved"
-for f in "${orders[@]}"; do [ ! -f "$f" ] || cp "$f" "$work/saved/$(echo "$f" | tr / _)"; done
+for f in "${orders[@]}"; do [ ! -f "$f" ] || cp "$f" "$(saved "$f")"; done
 finished=0
 cleanup() {
     local root id f
@@ -74,7 +76,7 @@ cleanup() {
     if mountpoint -q "$mnt"; then umount "$mnt"; fi
     if [ "$finished" != 1 ]; then
         for f in "${orders[@]}"; do
-            if [ -f "$work/saved/$(echo "$f" | tr / _)" ]; then cp "$work/saved/$(echo "$f" | tr / _)" "$f"; fi
+            if [ -f "$(saved "$f")" ]; then cp "$(saved "$f")" "$f"; fi
         done
     fi
     rm -rf "$work"

@@ -50,9 +50,10 @@ pub struct Cli {
 
 /// Commands. Each one's arguments are only built when it is the one
 /// given (`defer`): building all of them took about 70 KB more heap
-/// (`hako state`: 236 -> 164 KB) and its time on every invocation. A deferred build would let an argument struct's
-/// doc comment replace the command's description in `--help`, so those
-/// comments exist for rustdoc only (`cfg_attr(doc, doc = ...)`).
+/// (`hako state`: 236 -> 164 KB) and its time on every invocation. A
+/// deferred build would let an argument struct's doc comment replace the
+/// command's description in `--help`, so those comments exist for
+/// rustdoc only (`cfg_attr(doc, doc = ...)`).
 #[derive(Debug, Subcommand)]
 #[command(defer = true)]
 pub enum Command {
@@ -96,13 +97,10 @@ pub enum Command {
 
 #[cfg_attr(
     doc,
-    doc = "The arguments of a command hako knows but does not support: taken"
+    doc = "The arguments of a command hako knows but does not support: taken whole, \
+           whatever runc flags they hold, so the refusal names the real reason instead \
+           of a flag clap does not know."
 )]
-#[cfg_attr(
-    doc,
-    doc = "whole, whatever runc flags they hold, so the refusal names the real"
-)]
-#[cfg_attr(doc, doc = "reason instead of a flag clap does not know.")]
 #[derive(Debug, Args)]
 pub struct UnsupportedArgs {
     /// runc's flags and the container id, in any order.

@@ -59,10 +59,9 @@ fn linker_orders_symbols() -> bool {
         .arg("-o")
         .arg(out.join("order-probe"))
         .arg("-C")
-        .arg(format!(
-            "link-arg=-Wl,--symbol-ordering-file={}",
-            order.display()
-        ));
+        .arg("link-arg=-Xlinker")
+        .arg("-C")
+        .arg(format!("link-arg=--symbol-ordering-file={}", order.display()));
     if let Ok(target) = std::env::var("TARGET") {
         probe.arg("--target").arg(target);
     }
