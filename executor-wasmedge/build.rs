@@ -13,15 +13,22 @@
 //!   `DEP_HAKO_WASMEDGE_LIBDIR` and `DEP_HAKO_WASMEDGE_LOADER` and adds the
 //!   same arguments to the `hako` binary.
 //!
-//! Without `HAKO_WASMEDGE_PREFIX` it emits nothing: the system's
+//! Without `HAKO_WASMEDGE_PREFIX` it emits none of those: the system's
 //! libwasmedge is linked the ordinary way.
+//!
+//! Either way the plugin is linked with packed relative relocations where
+//! the glibc it runs on has them.
 
 use std::path::{Path, PathBuf};
+
+include!("../scripts/link/packed_relocs.rs");
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=HAKO_WASMEDGE_PREFIX");
-    let Some(prefix) = std::env::var_os("HAKO_WASMEDGE_PREFIX").filter(|p| !p.is_empty()) else {
+    let prefix = std::env::var_os("HAKO_WASMEDGE_PREFIX").filter(|p| !p.is_empty());
+    pack_relative_relocs("cdylib", prefix.is_some());
+    let Some(prefix) = prefix else {
         return;
     };
     let prefix = PathBuf::from(prefix);

@@ -16,47 +16,16 @@ fn main() {
     println!("cargo:rerun-if-changed=../.git/HEAD");
     println!("cargo:rerun-if-changed=../.git/logs/HEAD");
     wasmedge_link_args();
-    pack_relative_relocs();
+    // A private WasmEdge prefix's glibc is the one hako then runs on.
+    let private_glibc = std::env::var_os("CARGO_FEATURE_WASMEDGE").is_some()
+        && std::env::var_os("HAKO_WASMEDGE_PREFIX").is_some_and(|p| !p.is_empty());
+    pack_relative_relocs("bins", private_glibc);
     text_layout("bins");
 }
 
-// `text_layout`: shared with the engine plugins' build scripts.
+// Shared with the engine plugins' build scripts.
+include!("../scripts/link/packed_relocs.rs");
 include!("../scripts/text-layout/linker.rs");
-
-/// Relative relocations packed (DT_RELR): the loader reads a few
-/// kilobytes instead of a 270 KB table at every start. The binary then
-/// needs glibc 2.36 or later, so only where the glibc it is linked
-/// against (the host's, or a private WasmEdge prefix's, which is newer)
-/// is at least that.
-fn pack_relative_relocs() {
-    let gnu = std::env::var("CARGO_CFG_TARGET_ENV").is_ok_and(|e| e == "gnu");
-    let private = std::env::var_os("CARGO_FEATURE_WASMEDGE").is_some()
-        && std::env::var_os("HAKO_WASMEDGE_PREFIX").is_some_and(|p| !p.is_empty());
-    // The build host's glibc, for a native build (the only kind hako's
-    // scripts make).
-    let host_glibc_ok = || {
-        Command::new("getconf")
-            .arg("GNU_LIBC_VERSION")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|v| glibc_at_least(&v, (2, 36)))
-            == Some(true)
-    };
-    if gnu && (private || host_glibc_ok()) {
-        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
-    }
-}
-
-/// Whether `getconf GNU_LIBC_VERSION`'s answer ("glibc 2.36") is at least
-/// `min`; `None` if it cannot be read.
-fn glibc_at_least(answer: &str, min: (u32, u32)) -> Option<bool> {
-    let version = answer.trim().strip_prefix("glibc ")?;
-    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
-    let major = parts.next()??;
-    let minor = parts.next().flatten().unwrap_or(0);
-    Some((major, minor) >= min)
-}
 
 /// With the WasmEdge engine built against a private libwasmedge prefix
 /// (hosts whose glibc is too old for it, see docs/wasmedge.md), the
