@@ -60,12 +60,30 @@ build_examples() {
     CARGO_TARGET_DIR="$HAKO_EXAMPLES_TARGET_DIR" "$HAKO_REPO/examples/build.sh" >/dev/null
 }
 
+# What build_hako builds, one cargo invocation each. Every engine is a
+# plugin (libhako_executor_<engine>.so) that hako loads from its own
+# directory only for a container that uses it. Built in one invocation,
+# the plugins' shared crates would get the union of the features each
+# asks for: wasmer's compiler turns on cranelift's aarch64 and riscv64
+# backends, and wasmtime its pulley one, and each plugin would carry them
+# all (1.2 MB more code in wasmtime's, 1.6 MB in wasmer's), and hako the
+# features the engines want of crates it shares with them.
+# scripts/text-layout.sh builds hako with the first set, so that its
+# symbols get the same names.
+HAKO_BUILD_SETS=(
+    "-p hako --features hako/wasmedge -p hako-executor-wasmedge"
+    "-p hako-executor-wasmtime"
+    "-p hako-executor-wasmer"
+)
+
 # The hako binary with every engine, plus the hako-wasm name.
 build_hako() {
     log "building hako ($HAKO_PROFILE, engines: wasmtime wasmedge wasmer)"
-    # Every engine is a plugin (libhako_executor_<engine>.so) that hako
-    # loads from its own directory only for a container that uses it.
-    (cd "$HAKO_REPO" && cargo build --locked --profile "$HAKO_PROFILE" -p hako --features hako/wasmedge -p hako-executor-wasmtime -p hako-executor-wasmedge -p hako-executor-wasmer)
+    local set
+    for set in "${HAKO_BUILD_SETS[@]}"; do
+        # shellcheck disable=SC2086 # the set's words
+        (cd "$HAKO_REPO" && cargo build --locked --profile "$HAKO_PROFILE" $set)
+    done
     HAKO_BIN="$CARGO_TARGET_DIR/$HAKO_PROFILE/hako"
     ln -sf hako "$CARGO_TARGET_DIR/$HAKO_PROFILE/hako-wasm"
     export HAKO_BIN

@@ -109,12 +109,13 @@ layout_hako() {
     # --crate-name spells them.
     (cd "$HAKO_REPO" && cargo tree --locked -p hako --features hako/wasmedge -e normal,no-proc-macro \
         --prefix none --target "$(rustc -vV | sed -n 's/^host: //p')") | awk '{ print $1 }' | tr - _ | sort -u >"$work/allow"
-    # The same packages as build_hako, so every crate gets the same features
-    # and so the same symbol names; --bin hako skips the engines' own crates.
+    # The same packages as build_hako's build of hako, so every crate gets
+    # the same features and so the same symbol names; --bin hako skips the
+    # WasmEdge plugin.
+    # shellcheck disable=SC2086 # the set's words
     (cd "$HAKO_REPO" && CARGO_TARGET_DIR="$cov_target" RUSTC_WRAPPER="$here/rustc-wrap.sh" \
         LAYOUT_ALLOW="$work/allow" LAYOUT_COV_O="$cov_target/cov.o" \
-        cargo build --locked --profile "$HAKO_PROFILE" -p hako --features hako/wasmedge -p hako-executor-wasmtime \
-        -p hako-executor-wasmedge -p hako-executor-wasmer --bin hako)
+        cargo build --locked --profile "$HAKO_PROFILE" ${HAKO_BUILD_SETS[0]} --bin hako)
     covered="$work/covered"
     mkdir -p "$covered"
     cp "$cov_target/$HAKO_PROFILE/hako" "$covered/hako"
