@@ -181,7 +181,11 @@ layout_plugin() {
     HAKO_MODULE_CACHE="$cache" "${h[@]}" run --bundle "$dir" "$engine-warm" >/dev/null 2>&1
     cp "$dir/config.json" "$work/$engine-run.json"
 
+    # Each profiled run gets a root as fresh as a new container's: hello
+    # creates its file there (the warm run left one behind, and truncating
+    # it runs other code of the engine's file system than creating it).
     cp "$work/$engine-sleep.json" "$dir/config.json"
+    rm -f "$dir/rootfs/hello.txt"
     "$here/pages.py" evict "$plugin"
     HAKO_MODULE_CACHE="$cache" "${h[@]}" run -d --bundle "$dir" "$engine-idle" >/dev/null 2>"$work/$engine-idle.err" </dev/null
     pid="$("${h[@]}" state "$engine-idle" | jq -r .pid)"
@@ -196,6 +200,7 @@ layout_plugin() {
     "${h[@]}" delete --force "$engine-idle"
 
     cp "$work/$engine-run.json" "$dir/config.json"
+    rm -f "$dir/rootfs/hello.txt"
     "$here/pages.py" evict "$plugin"
     HAKO_MODULE_CACHE="$cache" "${h[@]}" run --bundle "$dir" "$engine-run" >/dev/null 2>&1
     "$here/pages.py" resident "$plugin" >"$dir/pages/run.pages"
