@@ -24,6 +24,24 @@ timed() {
     printf '%s\n' "$t"
 }
 
+# read_back FILE...: drops each file from the page cache and reads it
+# back whole, as from disk. A page fault maps up to 16 pages around the
+# one it needs, as far as they sit in the same cached folio, so how a
+# binary came into the page cache (written by the linker, copied, read
+# back) moves the RSS of every process that maps it by up to a megabyte.
+# Memory figures are taken with every runtime's binaries read back the
+# same way. Needs util-linux-extra (fincore) to check the eviction.
+read_back() {
+    local f left
+    for f in "$@"; do
+        sync "$f"
+        dd if="$f" iflag=nocache count=0 status=none
+        left=$(fincore --bytes --noheadings --output RES "$f" | tr -d " ")
+        [ "$left" = 0 ] || die "$f: $left bytes still cached after eviction (mapped by a running process?)"
+        cat "$f" >/dev/null
+    done
+}
+
 # hello_bundle NAME ENGINE [ENV...]: a bundle in $work/NAME running the hello
 # example: natively for ENGINE "native", else hello.wasm on ENGINE. Prints
 # its directory. Namespaces as a plain `hako spec` minus the network one,

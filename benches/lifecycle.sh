@@ -7,7 +7,8 @@
 # `kubectl exec`), not back to back. Prints the median wall and CPU
 # (user + system, the runtime and every process it waited for) time of
 # each, and the ratios to crun and runc; then the peak RSS of `create`,
-# `state` and `run` of each (GNU time).
+# `state` and `run` of each (GNU time), every binary read back from disk
+# first (lib.sh's read_back).
 #
 # crun refuses hybrid cgroup hosts, so there every runtime — not only
 # crun — runs inside `unshare -m` with the cgroup2 tree's
@@ -16,7 +17,7 @@
 # HAKO_BIN defaults to the release build.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-install_packages runc crun busybox-static jq time
+install_packages runc crun busybox-static jq time util-linux-extra
 RUNS="${RUNS:-40}"
 WARMUP="${WARMUP:-3}"
 PAUSE="${PAUSE:-0.1}"
@@ -131,9 +132,11 @@ echo
 summarise "$work/exec-times" "exec of true, each after a ${PAUSE} s pause"
 
 # Peak RSS (GNU time's maximum resident set, the runtime and what it
-# waited for) of `create`, `state` and `run`, median of 5, on the same path.
+# waited for) of `create`, `state` and `run`, median of 5, on the same path,
+# with every runtime's binary read back from disk first.
+read_back "$HAKO_BIN" "$(command -v crun)" "$(command -v runc)"
 echo
-echo "peak RSS, MB (median of 5):"
+echo "peak RSS, MB (median of 5, binaries read back from disk):"
 printf '%-6s %8s %8s %8s\n' "" create state run
 for rt in "${runtimes[@]}"; do
     rt_bin=$(bin_of "$rt")

@@ -11,11 +11,13 @@
 # 2. peak RSS of that `hako run` (GNU time's maximum resident set, over
 #    hako and everything it waited for), median of 5;
 # 3. idle guests (a sleeping hello): one alone (PSS, RSS, threads of its
-#    init), and the mean PSS per container with 10 running;
+#    init), and the mean PSS per container with 10 running.
+#    2 and 3 are taken with hako and its plugins read back from disk
+#    (lib.sh's read_back);
 # 4. SIGTERM to exit for a guest in a busy loop.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-install_packages jq busybox-static time
+install_packages jq busybox-static time util-linux-extra
 RUNS="${RUNS:-20}"
 kinds=(native wasmtime wasmedge wasmer)
 cache="$work/cache"
@@ -47,7 +49,9 @@ echo
 start_figures "start, cache off (each run compiles)" off
 
 echo
-echo "peak RSS of hako run (MB, median of 5):"
+# Memory with hako and its engine plugins read back from disk (read_back).
+read_back "$HAKO_BIN" "$(dirname "$HAKO_BIN")"/libhako_executor_*.so
+echo "peak RSS of hako run (MB, median of 5, binaries read back from disk):"
 for k in "${kinds[@]}"; do
     for i in 1 2 3 4 5; do
         /usr/bin/time -f %M -o "$work/rss" env HAKO_MODULE_CACHE="$cache" "$HAKO_BIN" --root "$work/s" run --bundle "$work/$k" "m-$k-$i" >/dev/null 2>&1
