@@ -13,11 +13,15 @@
 # crun refuses hybrid cgroup hosts, so there every runtime — not only
 # crun — runs inside `unshare -m` with the cgroup2 tree's
 # cgroup.controllers covered by an empty file; elsewhere none is wrapped.
-# Needs root, busybox-static, runc, crun, jq, time (installed if missing).
+# Needs root, busybox-static, runc, crun, jq, time, fincore (installed if
+# missing).
 # HAKO_BIN defaults to the release build.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-install_packages runc crun busybox-static jq time util-linux-extra
+install_packages runc crun busybox-static jq time
+# fincore, for read_back: in util-linux-extra on Debian 12, util-linux on
+# older releases.
+command -v fincore >/dev/null || install_packages util-linux-extra
 RUNS="${RUNS:-40}"
 WARMUP="${WARMUP:-3}"
 PAUSE="${PAUSE:-0.1}"

@@ -11,13 +11,15 @@
 # 2. peak RSS of that `hako run` (GNU time's maximum resident set, over
 #    hako and everything it waited for), median of 5;
 # 3. idle guests (a sleeping hello): one alone (PSS, RSS, threads of its
-#    init), and the mean PSS per container with 10 running.
-#    2 and 3 are taken with hako and its plugins read back from disk
-#    (lib.sh's read_back);
+#    init), and the mean PSS per container with 10 running; 2 and 3
+#    with hako and its plugins read back from disk (lib.sh's read_back);
 # 4. SIGTERM to exit for a guest in a busy loop.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-install_packages jq busybox-static time util-linux-extra
+install_packages jq busybox-static time
+# fincore, for read_back: in util-linux-extra on Debian 12, util-linux on
+# older releases.
+command -v fincore >/dev/null || install_packages util-linux-extra
 RUNS="${RUNS:-20}"
 kinds=(native wasmtime wasmedge wasmer)
 cache="$work/cache"
@@ -49,8 +51,15 @@ echo
 start_figures "start, cache off (each run compiles)" off
 
 echo
-# Memory with hako and its engine plugins read back from disk (read_back).
-read_back "$HAKO_BIN" "$(dirname "$HAKO_BIN")"/libhako_executor_*.so
+# Memory with hako and its engine plugins read back from disk (read_back):
+# the plugins next to the binary, else in ../lib/hako, where hako looks.
+plugins=()
+for d in "$(dirname "$HAKO_BIN")" "$(dirname "$HAKO_BIN")/../lib/hako"; do
+    for f in "$d"/libhako_executor_*.so; do [ -e "$f" ] && plugins+=("$f"); done
+    [ "${#plugins[@]}" = 0 ] || break
+done
+[ "${#plugins[@]}" -gt 0 ] || die "$(dirname "$HAKO_BIN"): no libhako_executor_*.so next to hako or in ../lib/hako"
+read_back "$HAKO_BIN" "${plugins[@]}"
 echo "peak RSS of hako run (MB, median of 5, binaries read back from disk):"
 for k in "${kinds[@]}"; do
     for i in 1 2 3 4 5; do

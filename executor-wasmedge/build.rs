@@ -7,11 +7,13 @@
 //! Binaries that link libwasmedge must then start on that prefix's dynamic
 //! loader and find its libraries first. This script
 //!
-//! * adds those link arguments to this crate's own test binaries, and
-//! * publishes the prefix (`links = "hako-wasmedge"`) so that the runtime
-//!   crate's build script sees `DEP_HAKO_WASMEDGE_PREFIX`,
-//!   `DEP_HAKO_WASMEDGE_LIBDIR` and `DEP_HAKO_WASMEDGE_LOADER` and adds the
-//!   same arguments to the `hako` binary.
+//! * adds those link arguments to this crate's own test binaries and the
+//!   plugin, and
+//! * publishes the prefix (`links = "hako-wasmedge"`) as
+//!   `DEP_HAKO_WASMEDGE_PREFIX`, `_LIBDIR` and `_LOADER` to crates that
+//!   depend on this one. hako does not (it loads the plugin at run time):
+//!   `runtime/build.rs` reads `HAKO_WASMEDGE_PREFIX` itself and gives the
+//!   `hako` binary the prefix's loader.
 //!
 //! Without `HAKO_WASMEDGE_PREFIX` it emits none of those: the system's
 //! libwasmedge is linked the ordinary way.

@@ -67,7 +67,9 @@ build_examples() {
 # asks for: wasmer's compiler turns on cranelift's aarch64 and riscv64
 # backends, and wasmtime its pulley one, and each plugin would carry them
 # all (1.2 MB more code in wasmtime's, 1.6 MB in wasmer's), and hako the
-# features the engines want of crates it shares with them.
+# features the engines want of crates it shares with them. The WasmEdge
+# plugin is built with hako: of the crates hako links, it only adds a
+# feature to zerocopy (simd).
 # scripts/text-layout.sh builds hako with the first set, so that its
 # symbols get the same names.
 HAKO_BUILD_SETS=(

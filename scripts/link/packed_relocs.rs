@@ -1,10 +1,11 @@
-// Packed relative relocations, for the build scripts that link what hako
-// loads at every start: included (`include!`) by runtime/build.rs and the
-// engine plugins' build scripts. Uses only std.
+// Packed relative relocations, for the build scripts of what the loader
+// relocates when hako starts or loads an engine plugin: included
+// (`include!`) by runtime/build.rs and the engine plugins' build scripts.
+// Uses only std.
 
 /// Links the crate's `targets` ("bins", or "cdylib" for an engine plugin)
-/// with relative relocations packed (DT_RELR): the loader reads a few
-/// kilobytes instead of a table of 24 bytes per pointer (270 KB for hako,
+/// with relative relocations packed (DT_RELR): the loader reads a bitmap
+/// of 7-15 KB instead of a table of 24 bytes per pointer (270 KB for hako,
 /// 1 MB for the wasmtime plugin, 1.2 MB for wasmer's) at every start, and
 /// a process keeps none of it mapped. What is linked so needs glibc 2.36
 /// or later at run time, so only where the glibc it will run on is at
