@@ -15,10 +15,8 @@ fn main() {
     println!("cargo:rustc-env=HAKO_COMMIT={commit}");
     println!("cargo:rerun-if-changed=../.git/HEAD");
     println!("cargo:rerun-if-changed=../.git/logs/HEAD");
-    wasmedge_link_args();
-    // A private WasmEdge prefix's glibc is the one hako then runs on.
-    let private_glibc = std::env::var_os("CARGO_FEATURE_WASMEDGE").is_some()
-        && std::env::var_os("HAKO_WASMEDGE_PREFIX").is_some_and(|p| !p.is_empty());
+    // On a private WasmEdge prefix, its glibc is the one hako runs on.
+    let private_glibc = wasmedge_link_args();
     pack_relative_relocs("bins", private_glibc);
     text_layout("bins");
 }
@@ -32,14 +30,14 @@ include!("../scripts/text-layout/linker.rs");
 /// engine plugin needs that prefix's glibc, and a process can only have
 /// one: hako itself must start on the prefix's loader. The plugin (not
 /// hako) links libwasmedge, so LLVM is only loaded for WasmEdge
-/// containers.
-fn wasmedge_link_args() {
+/// containers. Returns whether hako starts on such a prefix.
+fn wasmedge_link_args() -> bool {
     println!("cargo:rerun-if-env-changed=HAKO_WASMEDGE_PREFIX");
     if std::env::var_os("CARGO_FEATURE_WASMEDGE").is_none() {
-        return;
+        return false;
     }
     let Some(prefix) = std::env::var_os("HAKO_WASMEDGE_PREFIX").filter(|p| !p.is_empty()) else {
-        return;
+        return false;
     };
     let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     let (triplet, loader) = match arch.as_str() {
@@ -53,4 +51,5 @@ fn wasmedge_link_args() {
         libdir.join(loader).display()
     );
     println!("cargo:rustc-link-arg-bins=-Wl,-rpath,{}", libdir.display());
+    true
 }
